@@ -1,0 +1,246 @@
+"""`crmbot`: the command line for running the bot and administering its data."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bot.config import ConfigError, Settings, get_settings
+from bot.domain import Role
+from db.session import Database
+
+T = TypeVar("T")
+
+app = typer.Typer(help="CRM Assistant: a Telegram bot for client-relationship staff.")
+db_app = typer.Typer(help="Database schema.")
+staff_app = typer.Typer(help="Staff access.")
+import_app = typer.Typer(help="Imports from CSV or XLSX (Excel, 1C).")
+app.add_typer(db_app, name="db")
+app.add_typer(staff_app, name="staff")
+app.add_typer(import_app, name="import")
+
+console = Console()
+err = Console(stderr=True)
+
+
+class CliError(Exception):
+    """An error to show as one line, without a traceback."""
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+def _run(make: Callable[[Database], Awaitable[T]], *, migrate: bool = True) -> T:
+    """Open the configured database (migrated), run one coroutine with it, close it."""
+    settings = _settings()
+    if migrate:
+        from db.migrate import upgrade
+
+        upgrade(settings.database_url)
+
+    async def _main() -> T:
+        database = Database(settings.database_url)
+        try:
+            return await make(database)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(_main())
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+@app.command()
+def run() -> None:
+    """Run the bot: apply pending migrations, then poll (or serve the webhook)."""
+    from bot.app import run_bot
+
+    settings = _settings()
+    if not settings.bot_token:
+        raise CliError("TELEGRAM_BOT_TOKEN: expected a token from @BotFather; it is not set")
+    run_bot(settings)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations to DATABASE_URL."""
+    from db.migrate import upgrade
+
+    upgrade(_settings().database_url)
+    console.print("Database schema is up to date.")
+
+
+@staff_app.command("add")
+def staff_add(
+    telegram_id: int,
+    role: Annotated[Role, typer.Option(help="manager, supervisor or admin")],
+    name: Annotated[str, typer.Option(help="Full name as colleagues know it")],
+    team: Annotated[str | None, typer.Option(help="Team name; supervisors see their team")] = None,
+) -> None:
+    """Add a staff member (or re-activate and update one)."""
+    from db.models import StaffCreate
+    from db.repositories import staff as staff_repo
+
+    async def _add(database: Database) -> str:
+        async with database.session() as session:
+            staff = await staff_repo.add(
+                session,
+                data=StaffCreate(telegram_id=telegram_id, role=role, name=name, team=team),
+                actor="cli",
+            )
+            return f"{staff.name} ({staff.role.value}) can now use the bot."
+
+    console.print(_run(_add))
+
+
+@staff_app.command("list")
+def staff_list() -> None:
+    """List staff members."""
+    from db.repositories import staff as staff_repo
+
+    async def _list(database: Database) -> Table:
+        table = Table("Telegram id", "Name", "Role", "Team", "Active")
+        async with database.session() as session:
+            for s in await staff_repo.list_all(session):
+                table.add_row(
+                    str(s.telegram_id),
+                    s.name,
+                    s.role.value,
+                    s.team or "",
+                    "yes" if s.active else "no",
+                )
+        return table
+
+    console.print(_run(_list))
+
+
+@staff_app.command("disable")
+def staff_disable(telegram_id: int) -> None:
+    """Take away a staff member's access (their clients and history stay)."""
+    from db.repositories import staff as staff_repo
+
+    async def _disable(database: Database) -> str:
+        async with database.session() as session:
+            try:
+                staff = await staff_repo.disable(session, telegram_id=telegram_id, actor="cli")
+            except staff_repo.StaffError as error:
+                raise CliError(str(error)) from None
+            return f"{staff.name} can no longer use the bot."
+
+    console.print(_run(_disable))
+
+
+def _import(kind: str, path: Path) -> None:
+    import bot.imports as imports
+
+    if not path.is_file():
+        raise CliError(f"{path}: no such file")
+    func = {
+        "clients": imports.import_clients,
+        "sales": imports.import_sales,
+        "interactions": imports.import_interactions,
+    }[kind]
+
+    async def _do(database: Database) -> list[str]:
+        with _progress(f"Importing {kind}") as progress:
+            try:
+                report = await func(database, path, actor="cli", progress=progress)
+            except imports.ImportError as error:
+                raise CliError(str(error)) from None
+        return report.summary_lines("en")
+
+    for line in _run(_do):
+        console.print(line, markup=False, highlight=False)
+
+
+@import_app.command("clients")
+def import_clients(file: Path) -> None:
+    """Import clients (external_id, name, company, phone, email, tax_id, owner, tags, referrer)."""
+    _import("clients", file)
+
+
+@import_app.command("sales")
+def import_sales(file: Path) -> None:
+    """Import sales: client,date,amount,margin,discount,due_date,paid_date."""
+    _import("sales", file)
+
+
+@import_app.command("interactions")
+def import_interactions(file: Path) -> None:
+    """Import interactions: client,date,kind,text,staff_telegram_id."""
+    _import("interactions", file)
+
+
+def _parse_day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise CliError(f"--today: expected YYYY-MM-DD; got {value!r}") from None
+
+
+@app.command("seed-demo")
+def seed_demo(
+    clients: Annotated[int, typer.Option(min=1, max=1_000_000, help="How many clients")] = 500,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data")] = 1,
+    today: Annotated[str | None, typer.Option(help="Pretend today is YYYY-MM-DD")] = None,
+) -> None:
+    """Fill an empty database with a realistic synthetic data set."""
+    from bot.seed import SeedError
+    from bot.seed import seed_demo as do_seed
+
+    day = _parse_day(today)
+
+    async def _seed(database: Database) -> str:
+        try:
+            report = await do_seed(database, clients=clients, seed=seed, today=day)
+        except SeedError as error:
+            raise CliError(str(error)) from None
+        return (
+            f"Seeded {report.staff} staff, {report.clients} clients, {report.sales} sales, "
+            f"{report.interactions} interactions, {report.complaints} complaints "
+            f"in {report.seconds:.1f} s."
+        )
+
+    console.print(_run(_seed))
+
+
+def main() -> None:
+    """Entry point: configuration and user errors end as one line on stderr, no traceback."""
+    try:
+        app()
+    except (ConfigError, CliError) as error:
+        err.print(str(error), markup=False, highlight=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
