@@ -10,12 +10,14 @@ from db.models.activity import (
 )
 from db.models.audit import AuditLog
 from db.models.client import Client, ClientCreate
+from db.models.search import ClientSearch
 from db.models.staff import Staff, StaffCreate
 
 __all__ = [
     "AuditLog",
     "Client",
     "ClientCreate",
+    "ClientSearch",
     "Complaint",
     "ComplaintCreate",
     "Interaction",

@@ -1,0 +1,116 @@
+"""Translations: one TOML catalogue per language under templates/locales, plural-aware."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from babel import Locale
+from babel.dates import format_date, format_datetime, format_timedelta
+from babel.numbers import format_decimal
+from markupsafe import Markup, escape
+
+import templates
+
+LANGUAGES = ("ru", "en")
+DEFAULT_LANGUAGE = "ru"
+LOCALES_DIR = Path(templates.__file__).resolve().parent / "locales"
+
+
+def _flatten(prefix: str, table: dict[str, Any], out: dict[str, Any]) -> None:
+    for key, value in table.items():
+        name = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict) and not _is_plural(value):
+            _flatten(name, value, out)
+        else:
+            out[name] = value
+
+
+def _is_plural(value: dict[str, Any]) -> bool:
+    return bool(value) and set(value) <= {"zero", "one", "two", "few", "many", "other"}
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def catalog(lang: str) -> dict[str, Any]:
+    """The flattened catalogue of one language: 'card.owner' → text or plural table."""
+    with (LOCALES_DIR / f"{lang}.toml").open("rb") as handle:
+        data = tomllib.load(handle)
+    out: dict[str, Any] = {}
+    _flatten("", data, out)
+    return out
+
+
+def pick_language(*candidates: str | None) -> str:
+    """The first supported language among the candidates ('ru-RU' counts as 'ru')."""
+    for candidate in candidates:
+        if candidate:
+            short = candidate.split("-")[0].split("_")[0].lower()
+            if short in LANGUAGES:
+                return short
+    return DEFAULT_LANGUAGE
+
+
+def translate(lang: str, key: str, /, n: int | None = None, **params: Any) -> Markup:
+    """The text for `key`; catalogue markup is trusted, every parameter is HTML-escaped."""
+    entry = catalog(lang).get(key)
+    if entry is None:
+        entry = catalog("en").get(key, key)
+    if isinstance(entry, dict):
+        form = Locale.parse(lang).plural_form(abs(n or 0))
+        entry = entry.get(form) or entry.get("other") or next(iter(entry.values()))
+    if n is not None:
+        params.setdefault("n", format_number(n, lang))
+    if not params:
+        return Markup(entry)
+    return Markup(entry).format(**{k: escape(v) for k, v in params.items()})
+
+
+class Translator:
+    """`t('key', **params)` bound to one language, for handlers and templates."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+
+    def __call__(self, key: str, /, n: int | None = None, **params: Any) -> Markup:
+        return translate(self.lang, key, n, **params)
+
+    def text(self, key: str, /, n: int | None = None, **params: Any) -> str:
+        """Plain text (for button labels and alerts, which Telegram does not parse as HTML)."""
+        return Markup(self(key, n, **params)).unescape()
+
+
+def format_number(value: int | float | Decimal, lang: str) -> str:
+    return format_decimal(value, locale=lang)
+
+
+def format_money(value: Decimal | int | None, lang: str, *, symbol: str = "₽") -> str:
+    """Whole roubles with locale grouping: '1 234 000 ₽'; kopecks do not matter on a phone."""
+    if value is None:
+        return "—"
+    whole = Decimal(value).quantize(Decimal(1))
+    return f"{format_decimal(whole, locale=lang)}\u00a0{symbol}"
+
+
+def format_day(value: date | datetime | None, lang: str) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        value = value.date()
+    return format_date(value, "d MMM yyyy", locale=lang)
+
+
+def format_moment(value: datetime | None, lang: str, tz: Any = None) -> str:
+    if value is None:
+        return "—"
+    return format_datetime(value, "d MMM, HH:mm", tzinfo=tz, locale=lang)
+
+
+def format_ago(delta: timedelta, lang: str) -> str:
+    """'3 days ago' / '3 дня назад'; the future reads 'in 3 days'."""
+    return format_timedelta(
+        -delta, granularity="day", threshold=1.0, add_direction=True, locale=lang
+    )

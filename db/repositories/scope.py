@@ -1,0 +1,46 @@
+"""What part of the client base a staff member may see: the role scope, as SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, select, true
+from sqlmodel import col
+
+from bot.domain import Role
+from db.models import Client, Staff
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Managers see their own clients, supervisors their team's (all without a team), admins all."""
+
+    staff_id: int
+    role: Role
+    team: str | None = None
+
+    @classmethod
+    def of(cls, staff: Staff) -> Scope:
+        assert staff.id is not None
+        return cls(staff_id=staff.id, role=staff.role, team=staff.team)
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.role == Role.ADMIN or (self.role == Role.SUPERVISOR and not self.team)
+
+    def clients(self) -> ColumnElement[bool]:
+        """A WHERE clause on Client limiting rows to this scope."""
+        if self.sees_everything:
+            return true()
+        if self.role == Role.SUPERVISOR:
+            team_members = select(Staff.id).where(Staff.team == self.team)
+            return col(Client.owner_id).in_(team_members)
+        return col(Client.owner_id) == self.staff_id
+
+    def staff(self) -> ColumnElement[bool]:
+        """A WHERE clause on Staff limiting rows to the people this scope covers."""
+        if self.sees_everything:
+            return true()
+        if self.role == Role.SUPERVISOR:
+            return col(Staff.team) == self.team
+        return col(Staff.id) == self.staff_id

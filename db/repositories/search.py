@@ -1,0 +1,202 @@
+"""The client search index: rebuilding it set-wise and answering lookups within a scope."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rapidfuzz import fuzz, process
+from sqlalchemy import delete, func, insert, select
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.search_terms import COMPANY, FUZZY_FIELDS, NAME, Query, client_terms
+from db.models import Client, ClientSearch
+from db.repositories.scope import Scope
+
+CHUNK = 900  # below SQLite's and asyncpg's bind-parameter limits with room to spare
+INSERT_BATCH = 20_000
+ROW_CAP = 5_000  # a one-letter prefix must not drag the whole index into memory
+FIELD_BONUS = {NAME: 0.5, COMPANY: 0.3}
+
+
+def _chunks(items: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+async def reindex(session: AsyncSession, client_ids: Collection[int] | None = None) -> int:
+    """Rebuild the terms of the given clients (all when None); returns rows written."""
+    conn = await session.connection()
+    fields = select(
+        Client.id, Client.name, Client.company, Client.phone, Client.email, Client.tax_id,
+        Client.tags,
+    )  # fmt: skip
+    table = ClientSearch.__table__  # type: ignore[attr-defined]
+    if client_ids is None:
+        await conn.execute(delete(table))
+        results = [await conn.execute(fields)]
+    else:
+        ids = sorted(set(client_ids))
+        results = []
+        for chunk in _chunks(ids):
+            await conn.execute(delete(table).where(table.c.client_id.in_(chunk)))
+            results.append(await conn.execute(fields.where(col(Client.id).in_(chunk))))
+    written = 0
+    batch: list[dict[str, Any]] = []
+    for result in results:
+        for cid, name, company, phone, email, tax_id, tags in result:
+            terms = client_terms(
+                name=name, company=company, phone=phone, email=email, tax_id=tax_id, tags=tags
+            )
+            batch.extend({"client_id": cid, "term": t, "field": f} for t, f in terms)
+            if len(batch) >= INSERT_BATCH:
+                await conn.execute(insert(table), batch)
+                written += len(batch)
+                batch = []
+    if batch:
+        await conn.execute(insert(table), batch)
+        written += len(batch)
+    return written
+
+
+class _Vocabulary:
+    """Distinct name/company/tag terms, cached per database until the index changes."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[int, list[str]]] = {}
+
+    async def terms(self, session: AsyncSession) -> list[str]:
+        conn = await session.connection()
+        key = str(conn.engine.url)
+        version = (await conn.execute(select(func.max(ClientSearch.id)))).scalar() or 0
+        cached = self._cache.get(key)
+        if cached and cached[0] == version:
+            return cached[1]
+        stmt = select(ClientSearch.term).where(col(ClientSearch.field).in_(FUZZY_FIELDS)).distinct()
+        terms = list((await conn.execute(stmt)).scalars())
+        self._cache[key] = (version, terms)
+        return terms
+
+    def clear(self) -> None:
+        self._cache.clear()
+
+
+vocabulary = _Vocabulary()
+
+
+def fuzzy_terms(word: str, vocab: list[str], *, cutoff: float, limit: int = 8) -> dict[str, float]:
+    """Terms within typo distance of `word`, with a 0–1 similarity."""
+    if len(word) < 3:
+        return {}
+    # Short words need a stricter match: one wrong letter in four is a different word.
+    cutoff = max(cutoff, 85.0) if len(word) <= 4 else cutoff
+    found = process.extract(word, vocab, scorer=fuzz.ratio, limit=limit, score_cutoff=cutoff)
+    return {term: score / 100 for term, score, _ in found}
+
+
+async def _lookup(
+    session: AsyncSession, scope: Scope, *, exact: Collection[str] = (), prefix: str | None = None
+) -> list[tuple[int, str, str]]:
+    stmt = (
+        select(ClientSearch.client_id, ClientSearch.term, ClientSearch.field)
+        .join(Client, col(Client.id) == col(ClientSearch.client_id))
+        .where(scope.clients())
+        .limit(ROW_CAP)
+    )
+    if prefix is not None:
+        stmt = stmt.where(ClientSearch.term >= prefix, ClientSearch.term < prefix + "\uffff")
+    else:
+        stmt = stmt.where(col(ClientSearch.term).in_(list(exact)))
+    conn = await session.connection()
+    return [tuple(row) for row in await conn.execute(stmt)]  # type: ignore[misc]
+
+
+def _score(rows: list[tuple[int, str, str]], word: str | None, weights: dict[str, float]) -> dict:
+    best: dict[int, float] = defaultdict(float)
+    for cid, term, field in rows:
+        base = weights.get(term, 2.0 if term == word else 1.0)
+        best[cid] = max(best[cid], base + FIELD_BONUS.get(field, 0.0))
+    return best
+
+
+@dataclass(frozen=True)
+class Hit:
+    client_id: int
+    name: str
+    company: str | None
+    score: float
+    fuzzy: bool
+
+
+async def find(session: AsyncSession, *, query: Query, scope: Scope, limit: int = 200) -> list[Hit]:
+    """Clients in scope matching the query: all words (by prefix, else by typo), or an exact id."""
+    scores: dict[int, float] = {}
+    fuzzy_used = False
+    if query.exact:
+        scores = dict(_score(await _lookup(session, scope, exact=query.exact), None, {}))
+        for cid in scores:
+            scores[cid] += 1.0
+    elif query.words:
+        combined: dict[int, float] | None = None
+        for word in query.words:
+            rows = await _lookup(session, scope, prefix=word) if len(word) >= 2 else []
+            if len(word) < 2:
+                rows = await _lookup(session, scope, exact=[word])
+            matched = _score(rows, word, {})
+            if not matched:
+                similar = fuzzy_terms(word, await vocabulary.terms(session), cutoff=75)
+                if similar:
+                    rows = await _lookup(session, scope, exact=list(similar))
+                    matched = _score(rows, None, {t: 1.5 * s for t, s in similar.items()})
+                    fuzzy_used = fuzzy_used or bool(matched)
+            if combined is None:
+                combined = dict(matched)
+            else:
+                combined = {c: combined[c] + s for c, s in matched.items() if c in combined}
+            if not combined:
+                break
+        scores = combined or {}
+    if not scores:
+        return []
+    ranked = sorted(scores.items(), key=lambda item: -item[1])[: limit * 2]
+    names = await _names(session, [cid for cid, _ in ranked])
+    hits = [
+        Hit(cid, names[cid][0], names[cid][1], score, fuzzy_used)
+        for cid, score in ranked
+        if cid in names
+    ]
+    hits.sort(key=lambda h: (-h.score, h.name.lower(), h.client_id))
+    return hits[:limit]
+
+
+async def _names(session: AsyncSession, ids: list[int]) -> dict[int, tuple[str, str | None]]:
+    conn = await session.connection()
+    out: dict[int, tuple[str, str | None]] = {}
+    for chunk in _chunks(ids):
+        stmt = select(Client.id, Client.name, Client.company).where(col(Client.id).in_(chunk))
+        for cid, name, company in await conn.execute(stmt):
+            out[cid] = (name, company)
+    return out
+
+
+async def suggest(
+    session: AsyncSession, *, query: Query, scope: Scope, limit: int = 3
+) -> list[Hit]:
+    """The closest names in scope for a search that found nothing (any word may match)."""
+    vocab = await vocabulary.terms(session)
+    weights: dict[str, float] = {}
+    for word in query.words:
+        for term, similarity in fuzzy_terms(word, vocab, cutoff=60, limit=15).items():
+            weights[term] = max(weights.get(term, 0.0), similarity)
+    if not weights:
+        return []
+    rows = await _lookup(session, scope, exact=list(weights))
+    totals: dict[int, float] = defaultdict(float)
+    for cid, term, _field in rows:
+        totals[cid] += weights[term]
+    ranked = sorted(totals.items(), key=lambda item: -item[1])[:limit]
+    names = await _names(session, [cid for cid, _ in ranked])
+    return [Hit(cid, *names[cid], score, True) for cid, score in ranked if cid in names]

@@ -1,0 +1,47 @@
+"""Catalogues and rendering: both languages complete, every value escaped."""
+
+from __future__ import annotations
+
+from bot.i18n import LANGUAGES, Translator, catalog, pick_language
+from bot.messaging import plain, split_message
+from bot.render import render
+
+
+def test_catalogues_have_the_same_keys() -> None:
+    keys = {lang: set(catalog(lang)) for lang in LANGUAGES}
+    assert keys["ru"] == keys["en"], keys["ru"] ^ keys["en"]
+
+
+def test_parameters_are_escaped_but_catalogue_markup_is_kept() -> None:
+    text = Translator("en")("access.refused", telegram_id="<b>1</b> & 2")
+    assert "&lt;b&gt;1&lt;/b&gt; &amp; 2" in text
+    assert "<code>" in text
+
+
+def test_russian_plurals() -> None:
+    t = Translator("ru")
+    assert t("card.complaints", n=1) == "Открыта 1 рекламация"
+    assert t("card.complaints", n=3) == "Открыто 3 рекламации"
+    assert t("card.complaints", n=5) == "Открыто 5 рекламаций"
+
+
+def test_language_choice() -> None:
+    assert pick_language(None, "en-US", "ru") == "en"
+    assert pick_language(None, "de", "ru") == "ru"
+    assert pick_language("ru", "en", "en") == "ru"
+
+
+def test_render_escapes_data() -> None:
+    text = render("search_none", "en", query="Tom & Jerry <Ltd>", suggestions=[])
+    assert "Tom &amp; Jerry &lt;Ltd&gt;" in text
+    assert plain(text) == "Nothing found for “Tom & Jerry <Ltd>”."
+
+
+def test_long_messages_split_at_lines_within_the_limit() -> None:
+    text = "\n".join(f"<b>line {i}</b> " + "x" * 90 for i in range(200))
+    parts = split_message(text)
+    assert len(parts) > 1
+    assert all(len(p) <= 4096 for p in parts)
+    assert "\n".join(parts) == text
+    huge = "y" * 10_000
+    assert [len(p) for p in split_message(huge)] == [4096, 4096, 1808]
