@@ -172,7 +172,7 @@ def _import(kind: str, path: Path) -> None:
         with _progress(f"Importing {kind}") as progress:
             try:
                 report = await func(database, path, actor="cli", progress=progress)
-            except imports.ImportError as error:
+            except imports.ImportFileError as error:
                 raise CliError(str(error)) from None
         return report.summary_lines("en")
 

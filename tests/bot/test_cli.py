@@ -56,3 +56,20 @@ def test_db_upgrade_is_idempotent(tmp_path: Path) -> None:
     assert crmbot("db", "upgrade", db=db).returncode == 0
     again = crmbot("db", "upgrade", db=db)
     assert again.returncode == 0 and "up to date" in again.stdout
+
+
+def test_import_reports_created_updated_skipped(tmp_path: Path) -> None:
+    db = tmp_path / "crm.db"
+    crmbot("staff", "add", "111", "--role", "manager", "--name", "Anna", db=db)
+    rows = "Внешний ID;Наименование;Телефон;Ответственный\nC1;ООО «Ромашка»;8 (912) 345-67-89;111\n"
+    rows += "C2;Bad phone;12;111\n"
+    path = tmp_path / "clients.csv"
+    path.write_bytes(rows.encode("cp1251"))
+    first = crmbot("import", "clients", str(path), db=db)
+    assert first.returncode == 0, first.stderr
+    assert "Created 1, updated 0, unchanged 0, skipped 1" in first.stdout
+    assert "line 3" in first.stdout
+    again = crmbot("import", "clients", str(path), db=db)
+    assert "Created 0, updated 0, unchanged 1, skipped 1" in again.stdout
+    missing = crmbot("import", "clients", str(tmp_path / "nope.csv"), db=db)
+    assert missing.returncode == 2 and "no such file" in missing.stderr
