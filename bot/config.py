@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     @field_validator("bot_token")
     @classmethod
     def _token_shape(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"\d+:[\w-]{20,}", value):
+        if value is not None and not re.fullmatch(r"\d+:[\w-]{6,}", value):
             raise ValueError("a token from @BotFather, like 123456:ABC-DEF…")
         return value or None
 

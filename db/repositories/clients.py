@@ -6,14 +6,13 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import case, func, select
-from sqlmodel import col
+from sqlalchemy import case, func
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import ComplaintStatus
 from db.models import Client, Complaint, Interaction, Sale, Staff
 from db.repositories.scope import Scope
-from db.types import Money
 
 
 async def get_in_scope(session: AsyncSession, *, client_id: int, scope: Scope) -> Client | None:
@@ -105,11 +104,11 @@ async def value(session: AsyncSession, *, client_id: int, today: date) -> Value:
         window(Sale.amount, start_12, start_6),
     ).where(Sale.client_id == client_id, Sale.date <= today)
     conn = await session.connection()
+    # The sums keep the Money column type, so they arrive as Decimal roubles already.
     row = (await conn.execute(stmt)).one()
-    money = Money()
 
-    def dec(raw: object) -> Decimal:
-        return money.process_result_value(raw or 0, conn.dialect) or Decimal(0)
+    def dec(raw: Decimal | None) -> Decimal:
+        return raw if raw is not None else Decimal(0)
 
     return Value(
         revenue_12m=dec(row[0]),
