@@ -209,7 +209,7 @@ def _parse_day(value: str | None) -> date | None:
 
 @app.command("seed-demo")
 def seed_demo(
-    clients: Annotated[int, typer.Option(min=1, max=1_000_000, help="How many clients")] = 500,
+    clients: Annotated[int, typer.Option(min=50, max=1_000_000, help="How many clients")] = 500,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data")] = 1,
     today: Annotated[str | None, typer.Option(help="Pretend today is YYYY-MM-DD")] = None,
 ) -> None:
@@ -231,6 +231,17 @@ def seed_demo(
         )
 
     console.print(_run(_seed))
+
+
+@app.command()
+def demo(
+    database: Annotated[Path, typer.Option(help="Demo database file")] = Path("crm-demo.db"),
+    clients: Annotated[int, typer.Option(min=50, max=200_000, help="Clients to seed")] = 500,
+) -> None:
+    """An offline demo: the real bot on a loopback Bot API, in a terminal chat."""
+    from bot.demo import run_demo
+
+    asyncio.run(run_demo(database, clients=clients))
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 from sqlalchemy import delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,9 +28,11 @@ def _chunks(items: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
         yield items[start : start + size]
 
 
-async def reindex(session: AsyncSession, client_ids: Collection[int] | None = None) -> int:
+async def reindex(
+    db: AsyncSession | AsyncConnection, client_ids: Collection[int] | None = None
+) -> int:
     """Rebuild the terms of the given clients (all when None); returns rows written."""
-    conn = await session.connection()
+    conn = await db.connection() if isinstance(db, AsyncSession) else db
     fields = select(
         Client.id, Client.name, Client.company, Client.phone, Client.email, Client.tax_id,
         Client.tags,
