@@ -517,8 +517,11 @@ class ChatClient:
             now = time.monotonic()
             if processed_at is None and server.is_update_processed(update_id):
                 processed_at = now
-            if processed_at is not None and server.tracks_processing:
-                if last_activity > processed_at:
+            if server.tracks_processing:
+                if processed_at is None:
+                    # Silence means nothing while the bot is still handling the update.
+                    ready_at = deadline
+                elif last_activity > processed_at:
                     # The handler left work running in the background: wait for silence.
                     ready_at = last_activity + self.quiet
                 elif responded or not expect_reply:

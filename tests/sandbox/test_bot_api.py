@@ -770,3 +770,23 @@ async def test_get_chat_and_webhook_info(bot: Bot, server: FakeBotApi) -> None:
     await bot.delete_webhook()
     assert (await bot.get_webhook_info()).url == ""
     assert await bot.close()
+
+
+async def test_a_slow_handler_is_waited_for_even_when_silence_is_allowed() -> None:
+    """While the runner tracks processing, the client waits for the update, not for silence."""
+    import asyncio
+
+    from telegram.ext import MessageHandler, filters
+
+    from bot.sandbox import FakeBotApi, running_application
+
+    async def slow(update, context) -> None:  # type: ignore[no-untyped-def]
+        await asyncio.sleep(0.3)
+        await update.effective_chat.send_message("done")
+
+    async with FakeBotApi() as server:
+        app = server.application_builder().build()
+        app.add_handler(MessageHandler(filters.TEXT, slow))
+        async with running_application(app, server):
+            reply = await server.user(5, "Slow").send("hi", expect_reply=False)
+    assert reply.text == "done"
