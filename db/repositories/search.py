@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import ColumnElement, Select, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -100,28 +100,61 @@ def fuzzy_terms(word: str, vocab: list[str], *, cutoff: float, limit: int = 8) -
     return {term: score / 100 for term, score, _ in found}
 
 
-async def _lookup(
-    session: AsyncSession, scope: Scope, *, exact: Collection[str] = (), prefix: str | None = None
+def _scoped(stmt: Select[Any], scope: Scope) -> Select[Any]:
+    if scope.sees_everything:
+        return stmt  # no join at all: the cheapest plan for admins over the whole base
+    return stmt.join(Client, col(Client.id) == col(ClientSearch.client_id)).where(scope.clients())
+
+
+@dataclass(frozen=True)
+class _Word:
+    """One query word as a condition on terms, with the score each matching term earns."""
+
+    where: ColumnElement[bool]
+    word: str | None = None  # prefix match: the exact term scores higher
+    weights: dict[str, float] | None = None  # typo candidates or exact ids: per-term scores
+
+    def score(self, term: str, field: str) -> float:
+        if self.weights is not None:
+            base = self.weights.get(term, 0.0)
+        else:
+            base = 2.0 if term == self.word else 1.0
+        return base + FIELD_BONUS.get(field, 0.0)
+
+
+def _prefix(word: str) -> _Word:
+    term = col(ClientSearch.term)
+    return _Word(where=(term >= word) & (term < word + "\uffff"), word=word)
+
+
+def _terms(weights: dict[str, float]) -> _Word:
+    return _Word(where=col(ClientSearch.term).in_(list(weights)), weights=weights)
+
+
+async def _count(conn: AsyncConnection, scope: Scope, word: _Word) -> int:
+    """How many index rows match, counted up to the cap (an index range scan)."""
+    inner = _scoped(select(ClientSearch.id).where(word.where), scope).limit(ROW_CAP).subquery()
+    return int((await conn.execute(select(func.count()).select_from(inner))).scalar() or 0)
+
+
+async def _rows(
+    conn: AsyncConnection, scope: Scope, word: _Word, among: Sequence[int] | None
 ) -> list[tuple[int, str, str]]:
-    stmt = (
-        select(ClientSearch.client_id, ClientSearch.term, ClientSearch.field)
-        .join(Client, col(Client.id) == col(ClientSearch.client_id))
-        .where(scope.clients())
-        .limit(ROW_CAP)
-    )
-    if prefix is not None:
-        stmt = stmt.where(ClientSearch.term >= prefix, ClientSearch.term < prefix + "\uffff")
-    else:
-        stmt = stmt.where(col(ClientSearch.term).in_(list(exact)))
-    conn = await session.connection()
-    return [tuple(row) for row in await conn.execute(stmt)]  # type: ignore[misc]
+    base = select(ClientSearch.client_id, ClientSearch.term, ClientSearch.field).where(word.where)
+    if among is None:
+        stmt = _scoped(base, scope).limit(ROW_CAP)
+        return [tuple(r) for r in await conn.execute(stmt)]  # type: ignore[misc]
+    out: list[tuple[int, str, str]] = []
+    for chunk in _chunks(among):
+        stmt = base.where(col(ClientSearch.client_id).in_(chunk))
+        out.extend(tuple(r) for r in await conn.execute(stmt))  # type: ignore[misc]
+    return out
 
 
-def _score(rows: list[tuple[int, str, str]], word: str | None, weights: dict[str, float]) -> dict:
-    best: dict[int, float] = defaultdict(float)
+def _best(rows: list[tuple[int, str, str]], word: _Word) -> dict[int, float]:
+    best: dict[int, float] = {}
     for cid, term, field in rows:
-        base = weights.get(term, 2.0 if term == word else 1.0)
-        best[cid] = max(best[cid], base + FIELD_BONUS.get(field, 0.0))
+        best[cid] = max(best.get(cid, 0.0), word.score(term, field))
     return best
 
 
@@ -136,32 +169,38 @@ class Hit:
 
 async def find(session: AsyncSession, *, query: Query, scope: Scope, limit: int = 200) -> list[Hit]:
     """Clients in scope matching the query: all words (by prefix, else by typo), or an exact id."""
-    scores: dict[int, float] = {}
+    conn = await session.connection()
+    words: list[tuple[_Word, int]] = []
     fuzzy_used = False
     if query.exact:
-        scores = dict(_score(await _lookup(session, scope, exact=query.exact), None, {}))
-        for cid in scores:
-            scores[cid] += 1.0
-    elif query.words:
-        combined: dict[int, float] | None = None
-        for word in query.words:
-            rows = await _lookup(session, scope, prefix=word) if len(word) >= 2 else []
-            if len(word) < 2:
-                rows = await _lookup(session, scope, exact=[word])
-            matched = _score(rows, word, {})
-            if not matched:
-                similar = fuzzy_terms(word, await vocabulary.terms(session), cutoff=75)
-                if similar:
-                    rows = await _lookup(session, scope, exact=list(similar))
-                    matched = _score(rows, None, {t: 1.5 * s for t, s in similar.items()})
-                    fuzzy_used = fuzzy_used or bool(matched)
-            if combined is None:
-                combined = dict(matched)
-            else:
-                combined = {c: combined[c] + s for c, s in matched.items() if c in combined}
-            if not combined:
-                break
-        scores = combined or {}
+        exact = _terms(dict.fromkeys(query.exact, 3.0))
+        words.append((exact, await _count(conn, scope, exact)))
+    for text in query.words:
+        if len(text) >= 2:
+            prefix = _prefix(text)
+            count = await _count(conn, scope, prefix)
+            if count:
+                words.append((prefix, count))
+                continue
+        similar = fuzzy_terms(text, await vocabulary.terms(session), cutoff=75)
+        if not similar and len(text) < 2:
+            similar = {text: 1.0}
+        candidate = _terms({t: 1.5 * s for t, s in similar.items()})
+        count = await _count(conn, scope, candidate) if similar else 0
+        if not count:
+            return []
+        words.append((candidate, count))
+        fuzzy_used = True
+    if not words:
+        return []
+    # Start from the rarest word; the others only need checking for the clients it found.
+    words.sort(key=lambda item: item[1])
+    scores = _best(await _rows(conn, scope, words[0][0], None), words[0][0])
+    for word, _ in words[1:]:
+        if not scores:
+            break
+        matched = _best(await _rows(conn, scope, word, sorted(scores)), word)
+        scores = {cid: s + matched[cid] for cid, s in scores.items() if cid in matched}
     if not scores:
         return []
     ranked = sorted(scores.items(), key=lambda item: -item[1])[: limit * 2]
@@ -196,7 +235,8 @@ async def suggest(
             weights[term] = max(weights.get(term, 0.0), similarity)
     if not weights:
         return []
-    rows = await _lookup(session, scope, exact=list(weights))
+    conn = await session.connection()
+    rows = await _rows(conn, scope, _terms(weights), None)
     totals: dict[int, float] = defaultdict(float)
     for cid, term, _field in rows:
         totals[cid] += weights[term]
