@@ -6,6 +6,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,10 +14,69 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.ext import Application, CallbackContext, ExtBot, SimpleUpdateProcessor
 
 from bot.config import Settings
+from bot.domain import Role
 from bot.i18n import Translator, pick_language
 from db.models import Staff
+from db.repositories import staff as staff_repo
 from db.repositories.scope import Scope
 from db.session import Database
+
+
+@dataclass(frozen=True)
+class StaffInfo:
+    """Who is behind an update: a read-only snapshot of their staff row."""
+
+    id: int
+    telegram_id: int
+    name: str
+    role: Role
+    team: str | None
+    language: str | None
+    timezone: str | None
+
+    @classmethod
+    def of(cls, staff: Staff) -> StaffInfo:
+        assert staff.id is not None
+        return cls(
+            id=staff.id,
+            telegram_id=staff.telegram_id,
+            name=staff.name,
+            role=staff.role,
+            team=staff.team,
+            language=staff.language,
+            timezone=staff.timezone,
+        )
+
+
+class StaffDirectory:
+    """Who may use the bot, remembered briefly: the access gate runs for every update.
+
+    Changes made through the bot take effect at once (the handler calls `forget`); changes made
+    elsewhere (the CLI, another process) within `ttl` seconds.
+    """
+
+    def __init__(self, ttl: float = 10.0, max_entries: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[int, tuple[float, StaffInfo | None]] = {}
+
+    async def lookup(self, session: AsyncSession, telegram_id: int) -> StaffInfo | None:
+        now = monotonic()
+        entry = self._entries.get(telegram_id)
+        if entry is not None and now - entry[0] < self.ttl:
+            return entry[1]
+        staff = await staff_repo.get_active(session, telegram_id=telegram_id)
+        info = StaffInfo.of(staff) if staff is not None else None
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()  # strangers must not be able to grow this without bound
+        self._entries[telegram_id] = (now, info)
+        return info
+
+    def forget(self, telegram_id: int | None = None) -> None:
+        if telegram_id is None:
+            self._entries.clear()
+        else:
+            self._entries.pop(telegram_id, None)
 
 
 def system_clock() -> datetime:
@@ -30,6 +90,7 @@ class Services:
     settings: Settings
     db: Database
     clock: Callable[[], datetime] = system_clock
+    staff: StaffDirectory = field(default_factory=StaffDirectory)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def now(self) -> datetime:
@@ -99,7 +160,7 @@ class UnitOfWorkProcessor(SimpleUpdateProcessor):
 class CRMContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
     """The callback context: the staff member behind the update, their language and session."""
 
-    staff: Staff | None = None
+    staff: StaffInfo | None = None
 
     @property
     def services(self) -> Services:
@@ -120,7 +181,7 @@ class CRMContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         await self.unit.session.commit()
 
     @property
-    def me(self) -> Staff:
+    def me(self) -> StaffInfo:
         if self.staff is None:
             raise RuntimeError("access gate did not run")
         return self.staff

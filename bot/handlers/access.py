@@ -12,7 +12,6 @@ from bot.i18n import Translator, pick_language
 from bot.messaging import send
 from bot.render import render
 from bot.runtime import CRMContext
-from db.repositories import staff as staff_repo
 
 log = logging.getLogger(__name__)
 GATE_GROUP = -100
@@ -26,7 +25,7 @@ async def gate(update: Update, context: CRMContext) -> None:
     if user is None or (chat is not None and chat.type != ChatType.PRIVATE):
         raise ApplicationHandlerStop
     context._tg_language = user.language_code  # type: ignore[attr-defined]
-    staff = await staff_repo.get_active(context.session, telegram_id=user.id)
+    staff = await context.services.staff.lookup(context.session, user.id)
     if staff is None:
         await refuse(update, context, user.id, user.language_code)
         raise ApplicationHandlerStop

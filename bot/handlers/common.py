@@ -12,7 +12,8 @@ from bot.domain import Role
 from bot.i18n import LANGUAGES, Translator
 from bot.messaging import send
 from bot.render import render
-from bot.runtime import CRMContext
+from bot.runtime import CRMContext, StaffInfo
+from db.models import Staff
 from db.repositories import staff as staff_repo
 
 # The commands each role has, in menu order. Other capabilities add theirs here.
@@ -55,14 +56,14 @@ async def lang(update: Update, context: CRMContext) -> None:
     if choice not in LANGUAGES:
         await send(update, context.t("lang.usage"))
         return
+    me = await context.session.get(Staff, context.me.id)
+    assert me is not None
     await staff_repo.update(
-        context.session,
-        staff=context.me,
-        actor="staff",
-        actor_staff_id=context.me.id,
-        language=choice,
+        context.session, staff=me, actor="staff", actor_staff_id=me.id, language=choice
     )
     await context.commit()
+    context.services.staff.forget(me.telegram_id)
+    context.staff = StaffInfo.of(me)
     await send(update, context.t("lang.set"))
     if update.effective_chat:
         await set_menu(context, update.effective_chat.id)

@@ -58,6 +58,7 @@ async def staff_command(update: Update, context: CRMContext) -> None:
         data = StaffCreate(telegram_id=telegram_id, role=role, name=name, team=context.me.team)
         person = await staff_repo.add(session, data=data, **actor)
         await context.commit()
+        context.services.staff.forget(telegram_id)
         await send(update, t("staff.added", name=person.name, role=t(f"role.{role}")))
         return
     person = await staff_repo.get_by_telegram_id(session, telegram_id=telegram_id)
@@ -71,6 +72,7 @@ async def staff_command(update: Update, context: CRMContext) -> None:
             await send(update, t("staff.last_admin"))
             return
         await context.commit()
+        context.services.staff.forget(telegram_id)
         await send(update, t("staff.disabled", name=person.name))
         return
     role = _role(rest[1]) if len(rest) > 1 else None
@@ -79,6 +81,7 @@ async def staff_command(update: Update, context: CRMContext) -> None:
         return
     await staff_repo.update(session, staff=person, role=role, **actor)
     await context.commit()
+    context.services.staff.forget(telegram_id)
     await send(update, t("staff.role_changed", name=person.name, role=t(f"role.{role}")))
 
 

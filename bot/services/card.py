@@ -34,17 +34,19 @@ async def load_card(
     session: AsyncSession, *, client_id: int, scope: Scope, today: date, now: datetime
 ) -> Card | None:
     """The card of a client in scope, or None when there is no such client for this user."""
-    client = await clients_repo.get_in_scope(session, client_id=client_id, scope=scope)
-    if client is None:
+    data = await clients_repo.card_data(session, client_id=client_id, scope=scope, today=today)
+    if data is None:
         return None
-    assert client.id is not None
+    complaints = []
+    if data.open_complaints:
+        complaints = await clients_repo.open_complaints(session, client_id=client_id)
     return Card(
-        client=client,
-        owner=await clients_repo.owner_name(session, client=client),
-        last=await clients_repo.last_interaction(session, client_id=client.id),
-        next_step=await clients_repo.next_step(session, client_id=client.id),
-        complaints=await clients_repo.open_complaints(session, client_id=client.id),
-        value=await clients_repo.value(session, client_id=client.id, today=today),
+        client=data.client,
+        owner=data.owner,
+        last=data.last,
+        next_step=data.next_step,
+        complaints=complaints,
+        value=data.value,
         today=today,
         now=now,
     )

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import case, func
+from sqlalchemy import Select, case, func, true
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -87,32 +89,106 @@ def _months_back(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, 28))
 
 
-async def value(session: AsyncSession, *, client_id: int, today: date) -> Value:
+def _value_columns(client_id: int, today: date) -> Select[Any]:
+    """Sales sums of one client: 12-month revenue and margin, and the two half-years."""
     start_12 = _months_back(today, 12)
     start_6 = _months_back(today, 6)
 
-    def window(expr: object, since: date, until: date | None = None) -> object:
+    def window(expr: Any, since: date, until: date | None = None) -> Any:
         cond = Sale.date >= since if until is None else (Sale.date >= since) & (Sale.date < until)
-        return func.coalesce(func.sum(case((cond, expr), else_=None)), 0)
+        return func.sum(case((cond, expr), else_=None))
 
-    margin_known = func.count(case((Sale.date >= start_12, Sale.margin), else_=None))
-    stmt = select(
-        window(Sale.amount, start_12),
-        window(Sale.margin, start_12),
-        margin_known,
-        window(Sale.amount, start_6),
-        window(Sale.amount, start_12, start_6),
+    return select(
+        window(Sale.amount, start_12).label("revenue_12m"),
+        window(Sale.margin, start_12).label("margin_12m"),
+        func.count(case((Sale.date >= start_12, Sale.margin), else_=None)).label("margins"),
+        window(Sale.amount, start_6).label("revenue_last_6m"),
+        window(Sale.amount, start_12, start_6).label("revenue_prev_6m"),
     ).where(Sale.client_id == client_id, Sale.date <= today)
+
+
+async def value(session: AsyncSession, *, client_id: int, today: date) -> Value:
+    """Sales figures of one client as of `today`."""
     conn = await session.connection()
     # The sums keep the Money column type, so they arrive as Decimal roubles already.
-    row = (await conn.execute(stmt)).one()
-
-    def dec(raw: Decimal | None) -> Decimal:
-        return raw if raw is not None else Decimal(0)
-
+    revenue, margin, known, last6, prev6 = (
+        await conn.execute(_value_columns(client_id, today))
+    ).one()
     return Value(
-        revenue_12m=dec(row[0]),
-        margin_12m=dec(row[1]) if row[2] else None,
-        revenue_last_6m=dec(row[3]),
-        revenue_prev_6m=dec(row[4]),
+        revenue_12m=revenue or Decimal(0),
+        margin_12m=(margin or Decimal(0)) if known else None,
+        revenue_last_6m=last6 or Decimal(0),
+        revenue_prev_6m=prev6 or Decimal(0),
+    )
+
+
+@dataclass(frozen=True)
+class CardData:
+    """What the card shows, read in one statement (plus complaints when there are open ones)."""
+
+    client: Client
+    owner: str | None
+    last: Interaction | None
+    next_step: Interaction | None
+    open_complaints: int
+    value: Value
+
+
+async def card_data(
+    session: AsyncSession, *, client_id: int, scope: Scope, today: date
+) -> CardData | None:
+    """The client (if in scope) with its owner, last contact, next step and sales figures."""
+    last = aliased(Interaction, name="last_contact")
+    step = aliased(Interaction, name="next_step")
+    last_id = (
+        select(Interaction.id)
+        .where(Interaction.client_id == Client.id)
+        .order_by(col(Interaction.occurred_at).desc(), col(Interaction.id).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    step_id = (
+        select(Interaction.id)
+        .where(
+            Interaction.client_id == Client.id,
+            col(Interaction.next_step_due).is_not(None),
+            col(Interaction.next_step_done_at).is_(None),
+        )
+        .order_by(col(Interaction.next_step_due), col(Interaction.id))
+        .limit(1)
+        .scalar_subquery()
+    )
+    open_count = (
+        select(func.count())
+        .where(
+            Complaint.client_id == Client.id,
+            col(Complaint.status).in_([ComplaintStatus.OPEN, ComplaintStatus.IN_PROGRESS]),
+        )
+        .scalar_subquery()
+    )
+    figures = _value_columns(client_id, today).subquery()
+    stmt = (
+        select(Client, Staff.name, last, step, open_count, figures)
+        .outerjoin(Staff, col(Staff.id) == col(Client.owner_id))
+        .outerjoin(last, col(last.id) == last_id)
+        .outerjoin(step, col(step.id) == step_id)
+        .join(figures, true())
+        .where(Client.id == client_id, scope.clients())
+    )
+    row = (await session.exec(stmt)).first()  # type: ignore[call-overload]
+    if row is None:
+        return None
+    client, owner, last_row, step_row, complaints, revenue, margin, known, last6, prev6 = row
+    return CardData(
+        client=client,
+        owner=owner,
+        last=last_row,
+        next_step=step_row,
+        open_complaints=int(complaints or 0),
+        value=Value(
+            revenue_12m=revenue or Decimal(0),
+            margin_12m=(margin or Decimal(0)) if known else None,
+            revenue_last_6m=last6 or Decimal(0),
+            revenue_prev_6m=prev6 or Decimal(0),
+        ),
     )

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, select, true
 from sqlmodel import col
 
 from bot.domain import Role
 from db.models import Client, Staff
+
+
+class StaffLike(Protocol):
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def role(self) -> Role: ...
+    @property
+    def team(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -20,7 +30,7 @@ class Scope:
     team: str | None = None
 
     @classmethod
-    def of(cls, staff: Staff) -> Scope:
+    def of(cls, staff: StaffLike) -> Scope:
         assert staff.id is not None
         return cls(staff_id=staff.id, role=staff.role, team=staff.team)
 

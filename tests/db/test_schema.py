@@ -119,3 +119,46 @@ async def test_card_value_sums_are_roubles(database: Database) -> None:
     assert v.margin_12m == Decimal("30000.00")
     assert v.revenue_last_6m == Decimal("120000.50")
     assert v.revenue_prev_6m == Decimal("1000.00")
+
+
+async def test_card_data_in_one_statement(database: Database) -> None:
+    from datetime import date
+
+    from bot.domain import ComplaintStatus, Role
+    from db.repositories.clients import card_data
+    from db.repositories.scope import Scope
+    from tests.factories import make_interaction
+
+    async with database.session() as session:
+        owner = await make_staff(session, name="Анна")
+        other = await make_staff(session, name="Борис")
+        admin = await make_staff(session, role=Role.ADMIN)
+        client = await make_client(session, owner_id=owner.id)
+        await make_interaction(
+            session, client, text="old", occurred_at=datetime(2026, 1, 1, tzinfo=UTC)
+        )
+        await make_interaction(
+            session,
+            client,
+            text="new",
+            occurred_at=datetime(2026, 11, 1, tzinfo=UTC),
+            next_step="call back",
+            next_step_due=date(2026, 11, 25),
+        )
+        await make_complaint(session, client, status=ComplaintStatus.OPEN)
+        await make_complaint(session, client, status=ComplaintStatus.RESOLVED)
+        await make_sale(session, client, date=date(2026, 10, 1), amount=Decimal("500"))
+        scopes = Scope.of(owner), Scope.of(other), Scope.of(admin)
+    async with database.session() as session:
+        mine, foreign, everything = [
+            await card_data(session, client_id=client.id, scope=s, today=date(2026, 11, 20))
+            for s in scopes
+        ]
+    assert foreign is None
+    assert mine is not None and everything is not None
+    assert mine.owner == "Анна"
+    assert mine.last is not None and mine.last.text == "new"
+    assert mine.next_step is not None and mine.next_step.next_step == "call back"
+    assert mine.open_complaints == 1
+    assert mine.value.revenue_12m == Decimal("500.00")
+    assert mine.value.margin_12m is None
