@@ -10,7 +10,7 @@ from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ContextTypes, Defaults
 
 from bot.config import Settings
-from bot.handlers import access, common, errors, lookup, staff
+from bot.handlers import capability_modules, common
 from bot.runtime import CRMApplication, CRMContext, Services, UnitOfWorkProcessor, system_clock
 from db.session import Database
 
@@ -60,7 +60,7 @@ def build_application(
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
     app: CRMApplication = builder.build()  # type: ignore[assignment]
     app.services = Services(settings=settings, db=database, clock=clock)
-    for module in (access, common, lookup, staff, errors):
+    for module in capability_modules():
         module.register(app)
     return app
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import re
 from datetime import time
 from functools import lru_cache
-from typing import Literal
+from pathlib import Path
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///crm.db"
+# Complaint due dates by severity, in hours from when the complaint is logged.
+DEFAULT_SLA_HOURS = {"low": 72, "medium": 48, "high": 24, "critical": 4}
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
@@ -36,6 +39,14 @@ class Settings(BaseSettings):
     webhook_listen: str = Field(default="0.0.0.0", validation_alias=_env("CRM_WEBHOOK_LISTEN"))
     webhook_port: int = Field(default=8443, validation_alias=_env("CRM_WEBHOOK_PORT"))
     webhook_secret: str | None = Field(default=None, validation_alias=_env("CRM_WEBHOOK_SECRET"))
+    complaint_sla_hours: Annotated[dict[str, int], NoDecode] = Field(
+        default_factory=lambda: dict(DEFAULT_SLA_HOURS),
+        validation_alias=_env("CRM_COMPLAINT_SLA_HOURS"),
+    )
+    strategy_config: Path | None = Field(default=None, validation_alias=_env("CRM_STRATEGY_CONFIG"))
+    alert_grace_hours: int | None = Field(
+        default=None, ge=1, le=72, validation_alias=_env("CRM_ALERT_GRACE_HOURS")
+    )
 
     @field_validator("bot_token")
     @classmethod
@@ -86,6 +97,27 @@ class Settings(BaseSettings):
             raise ValueError("an https:// URL Telegram can reach, or empty for polling")
         return value or None
 
+    @field_validator("complaint_sla_hours", mode="before")
+    @classmethod
+    def _sla(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        hours = dict(DEFAULT_SLA_HOURS)
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            key, sep, number = part.partition("=")
+            key = key.strip().lower()
+            if not sep or key not in hours or not number.strip().isdigit() or int(number) < 1:
+                raise ValueError("severity=hours pairs such as low=72,medium=48,high=24,critical=4")
+            hours[key] = int(number)
+        return hours
+
+    @field_validator("strategy_config")
+    @classmethod
+    def _config_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError("the path of a readable strategy configuration file")
+        return value
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -102,6 +134,9 @@ _ENV_NAMES = {
     "webhook_listen": "CRM_WEBHOOK_LISTEN",
     "webhook_port": "CRM_WEBHOOK_PORT",
     "webhook_secret": "CRM_WEBHOOK_SECRET",
+    "complaint_sla_hours": "CRM_COMPLAINT_SLA_HOURS",
+    "strategy_config": "CRM_STRATEGY_CONFIG",
+    "alert_grace_hours": "CRM_ALERT_GRACE_HOURS",
 }
 
 

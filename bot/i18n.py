@@ -34,13 +34,25 @@ def _is_plural(value: dict[str, Any]) -> bool:
     return bool(value) and set(value) <= {"zero", "one", "two", "few", "many", "other"}
 
 
+class CatalogError(ValueError):
+    """Two catalogue files define the same key."""
+
+
 @lru_cache(maxsize=len(LANGUAGES))
 def catalog(lang: str) -> dict[str, Any]:
-    """The flattened catalogue of one language: 'card.owner' → text or plural table."""
-    with (LOCALES_DIR / f"{lang}.toml").open("rb") as handle:
-        data = tomllib.load(handle)
+    """The flattened catalogue of one language: 'card.owner' → text or plural table.
+
+    Each capability keeps its texts in its own file, templates/locales/<lang>/<capability>.toml.
+    """
     out: dict[str, Any] = {}
-    _flatten("", data, out)
+    for path in sorted((LOCALES_DIR / lang).glob("*.toml")):
+        with path.open("rb") as handle:
+            part: dict[str, Any] = {}
+            _flatten("", tomllib.load(handle), part)
+        clash = out.keys() & part.keys()
+        if clash:
+            raise CatalogError(f"{path.name} redefines {sorted(clash)[:5]}")
+        out.update(part)
     return out
 
 

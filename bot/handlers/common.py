@@ -10,22 +10,24 @@ from telegram.ext import Application, CommandHandler
 
 from bot.domain import Role
 from bot.i18n import LANGUAGES, Translator
+from bot.menu import MenuCommand
 from bot.messaging import send
 from bot.render import render
 from bot.runtime import CRMContext, StaffInfo
 from db.models import Staff
 from db.repositories import staff as staff_repo
 
-# The commands each role has, in menu order. Other capabilities add theirs here.
-COMMANDS: dict[Role, list[str]] = {
-    Role.MANAGER: ["find", "client", "lang", "cancel", "help"],
-    Role.SUPERVISOR: ["find", "client", "lang", "cancel", "help"],
-    Role.ADMIN: ["find", "client", "staff", "assign", "lang", "cancel", "help"],
-}
+MENU = [
+    MenuCommand("lang", order=90),
+    MenuCommand("cancel", order=91),
+    MenuCommand("help", order=99),
+]
 
 
 def commands_for(role: Role) -> list[str]:
-    return COMMANDS[role]
+    from bot.handlers import menu_for  # the package imports this module while discovering
+
+    return menu_for(role)
 
 
 async def set_menu(context: CRMContext, chat_id: int) -> None:

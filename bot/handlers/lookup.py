@@ -10,6 +10,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from bot import callbacks
 from bot.i18n import Translator
+from bot.menu import MenuCommand
 from bot.messaging import send, show
 from bot.render import render
 from bot.runtime import CRMContext
@@ -17,6 +18,7 @@ from bot.search_terms import parse_query
 from bot.services.card import Card, load_card
 from db.repositories import search as search_repo
 
+MENU = [MenuCommand("find", order=10), MenuCommand("client", order=11)]
 PAGE_SIZE = 8
 QUERY_MAX = 200
 _CLIENT_ID = re.compile(r"^#?(\d{1,12})$")
@@ -57,14 +59,10 @@ async def show_card(update: Update, context: CRMContext, client_id: int, ref: st
     if card is None:
         await show(update, context.t("errors.not_found", ref=ref))
         return
-    for hook in CARD_EXTRAS:
-        await hook(context, card)
+    for loader in _card_extras:
+        await loader(context, card)
     text = render("card", context.lang, card=card, tz=context.tz, reason=_reason(context))
     await show(update, text, card_keyboard(card, context.t))
-
-
-# Capabilities that add to the card (recommendations, risk) register loaders here.
-CARD_EXTRAS: list = []
 
 
 def _reason(context: CRMContext):  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@ from telegram.ext import Application, CommandHandler
 
 from bot.domain import Role
 from bot.handlers.lookup import parse_client_id
+from bot.menu import ADMINS, MenuCommand
 from bot.messaging import send
 from bot.render import render
 from bot.runtime import CRMContext
@@ -15,6 +16,7 @@ from db.repositories import audit
 from db.repositories import clients as clients_repo
 from db.repositories import staff as staff_repo
 
+MENU = [MenuCommand("staff", ADMINS, order=80), MenuCommand("assign", ADMINS, order=81)]
 NAME_MAX = 200
 
 

@@ -29,6 +29,9 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         ("DATABASE_URL", "mysql://x", "DATABASE_URL: expected a URL starting sqlite+aiosqlite"),
         ("CRM_WEBHOOK_URL", "http://x", "CRM_WEBHOOK_URL: expected an https:// URL"),
         ("TELEGRAM_BOT_TOKEN", "nope", "TELEGRAM_BOT_TOKEN: expected a token from @BotFather"),
+        ("CRM_COMPLAINT_SLA_HOURS", "urgent=1", "CRM_COMPLAINT_SLA_HOURS: expected severity=hours"),
+        ("CRM_STRATEGY_CONFIG", "/no/such.yaml", "CRM_STRATEGY_CONFIG: expected the path of"),
+        ("CRM_ALERT_GRACE_HOURS", "0", "CRM_ALERT_GRACE_HOURS: expected"),
     ],
 )
 def test_bad_values_name_the_variable(
@@ -40,3 +43,9 @@ def test_bad_values_name_the_variable(
     message = str(caught.value)
     assert message.startswith(expected), message
     assert "\n" not in message
+
+
+def test_sla_hours_override_some_severities(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRM_COMPLAINT_SLA_HOURS", "critical=2, high=12")
+    settings = load_settings(_env_file=None)
+    assert settings.complaint_sla_hours == {"low": 72, "medium": 48, "high": 12, "critical": 2}

@@ -20,8 +20,8 @@ def test_wheel_contains_data_files(tmp_path: Path) -> None:
     wheel = next(tmp_path.glob("crm_assistant-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {
-        "templates/locales/ru.toml",
-        "templates/locales/en.toml",
+        "templates/locales/ru/common.toml",
+        "templates/locales/en/lookup.toml",
         "templates/messages/card.html.j2",
         "db/migrations/env.py",
         "db/migrations/script.py.mako",
