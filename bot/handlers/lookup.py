@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Awaitable, Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
@@ -30,21 +31,39 @@ def parse_client_id(text: str | None) -> int | None:
     return int(match[1]) if match else None
 
 
+ButtonRow = Callable[[Card, Translator], list[InlineKeyboardButton] | None]
+CardExtra = Callable[[CRMContext, Card], Awaitable[None]]
+_card_rows: dict[ButtonRow, int] = {}
+_card_extras: list[CardExtra] = []
+
+
+def card_buttons(order: int) -> Callable[[ButtonRow], ButtonRow]:
+    """Register a row of card buttons (log a call, complaint, …); rows show by `order`."""
+
+    def register(builder: ButtonRow) -> ButtonRow:
+        _card_rows[builder] = order
+        return builder
+
+    return register
+
+
+def card_extra(loader: CardExtra) -> CardExtra:
+    """Register a loader that adds to the card before it renders (recommendations, risk)."""
+    if loader not in _card_extras:
+        _card_extras.append(loader)
+    return loader
+
+
 def card_keyboard(card: Card, t: Translator) -> InlineKeyboardMarkup:
     """Buttons for what can be done next with this client."""
-    cid = card.client.id
-    rows = [
-        [InlineKeyboardButton(t.text("card.refresh"), callback_data=callbacks.pack("card", cid))]
-    ]
-    for extra in CARD_BUTTONS:
-        row = extra(card, t)
+    rows = []
+    for builder in sorted(_card_rows, key=_card_rows.__getitem__):
+        row = builder(card, t)
         if row:
-            rows.insert(0, row)
+            rows.append(row)
+    refresh = callbacks.pack(callbacks.CARD, card.client.id)
+    rows.append([InlineKeyboardButton(t.text("card.refresh"), callback_data=refresh)])
     return InlineKeyboardMarkup(rows)
-
-
-# Capabilities that add buttons to the card register a builder here (log, complaint, …).
-CARD_BUTTONS: list = []
 
 
 async def show_card(update: Update, context: CRMContext, client_id: int, ref: str) -> None:
