@@ -28,7 +28,7 @@ demo: $(STAMP)
 	$(BIN)/crmbot demo
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.run_all
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

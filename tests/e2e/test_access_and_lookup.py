@@ -259,3 +259,21 @@ async def test_long_staff_list_is_split_under_the_limit(
     reply = await admin.send("/staff")
     assert len(reply) >= 2
     assert all(len(m.text) <= 4096 for m in reply.messages)
+
+
+async def test_refresh_of_an_unchanged_card_sends_no_edit(
+    bot: BotUnderTest, world: dict[str, int]
+) -> None:
+    anna = bot.chat(ANNA)
+    await anna.send(f"/client {world['ivanov']}")
+    edits_before = len(bot.server.calls("editMessageText"))
+    reply = await anna.click("🔄 Обновить", expect_reply=False)
+    assert reply.callback_answered
+    assert len(bot.server.calls("editMessageText")) == edits_before
+    async with bot.db.session() as s:
+        client = await s.get(Client, world["ivanov"])
+        assert client is not None
+        client.company = "ООО «Ромашка-2»"
+        s.add(client)
+    changed = await anna.click("🔄 Обновить")
+    assert changed.edits and "Ромашка-2" in anna.last.text
