@@ -103,3 +103,7 @@ class RiskLevel(StrEnum):
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
+
+
+# Who counts as "at risk" everywhere (digest, summaries, exports): medium and high churn risk.
+AT_RISK_LEVELS: frozenset[RiskLevel] = frozenset({RiskLevel.MEDIUM, RiskLevel.HIGH})

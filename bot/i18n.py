@@ -11,7 +11,7 @@ from typing import Any
 
 from babel import Locale
 from babel.dates import format_date, format_datetime, format_timedelta
-from babel.numbers import format_decimal
+from babel.numbers import format_compact_decimal, format_decimal, format_percent
 from markupsafe import Markup, escape
 
 import templates
@@ -105,6 +105,19 @@ def format_money(value: Decimal | int | None, lang: str, *, symbol: str = "₽")
         return "—"
     whole = Decimal(value).quantize(Decimal(1))
     return f"{format_decimal(whole, locale=lang)}\u00a0{symbol}"
+
+
+def format_compact_money(value: Decimal | int | None, lang: str, *, symbol: str = "₽") -> str:
+    """Large sums the way people say them: '1,2 млрд ₽', '45.6M ₽'."""
+    if value is None:
+        return "—"
+    text = format_compact_decimal(Decimal(value), locale=lang, fraction_digits=1)
+    return f"{text}\u00a0{symbol}"
+
+
+def format_share(value: float, lang: str) -> str:
+    """A share as a whole percentage: '37 %' in Russian, '37%' in English."""
+    return format_percent(value, locale=lang)
 
 
 def format_day(value: date | datetime | None, lang: str) -> str:

@@ -40,6 +40,8 @@ def render(name: str, lang: str, **context: Any) -> str:
         t=i18n.Translator(lang),
         lang=lang,
         money=lambda v: i18n.format_money(v, lang),
+        compact=lambda v: i18n.format_compact_money(v, lang),
+        share=lambda v: i18n.format_share(v, lang),
         day=lambda v: i18n.format_day(v, lang),
         moment=lambda v, tz=None: i18n.format_moment(v, lang, tz),
         ago=lambda d: i18n.format_ago(d, lang),

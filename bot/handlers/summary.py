@@ -1,0 +1,206 @@
+"""Supervisor summaries: /summary with drill-down buttons and a chart."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from bot import callbacks
+from bot.domain import ClientType, Role, Strategy
+from bot.i18n import Translator
+from bot.menu import SUPERVISORS, MenuCommand
+from bot.messaging import send, show
+from bot.render import render
+from bot.runtime import CRMContext
+from bot.services import summary as service
+from db.models import Staff
+from db.repositories import summary as repo
+
+MENU = [MenuCommand("summary", SUPERVISORS, order=60)]
+SUMMARY, CHART = "sum", "sumc"
+KINDS = {"t": "type", "s": "strategy", "m": "manager", "g": "team"}
+CODES = {kind: code for code, kind in KINDS.items()}
+
+
+def _label(t: Translator, kind: str, key: str) -> str:
+    if key == service.UNCLASSIFIED:
+        return t.text("summary.unclassified")
+    return t.text(f"{kind}.{key}")
+
+
+def _plain(text: str) -> str:
+    return text.replace("«", "").replace("»", "").strip().lower()
+
+
+async def _resolve(context: CRMContext, arg: str) -> repo.Narrow | None:
+    """A segment or person from what the supervisor typed: a key, a label, a team or a name."""
+    wanted = _plain(arg)
+    t = context.t
+    for ctype in ClientType:
+        if wanted in (ctype.value, _plain(t.text(f"type.{ctype.value}"))):
+            return repo.Narrow("type", ctype.value)
+    for strategy in Strategy:
+        if wanted in (strategy.value, _plain(t.text(f"strategy.{strategy.value}"))):
+            return repo.Narrow("strategy", strategy.value)
+    for team in await repo.teams(context.session, scope=context.scope):
+        if wanted == team.lower():
+            return repo.Narrow("team", team)
+    people = select(Staff.id, Staff.name, Staff.telegram_id).where(context.scope.staff())
+    for sid, name, telegram_id in (await context.session.exec(people)).all():
+        if wanted == str(telegram_id) or (len(wanted) >= 3 and wanted in name.lower()):
+            return repo.Narrow("manager", str(sid))
+    return None
+
+
+def _title(summary: service.Summary, t: Translator, context: CRMContext) -> str:
+    narrow = summary.narrow
+    if narrow is None:
+        team = context.me.team if context.me.role == Role.SUPERVISOR else None
+        return t.text("summary.title_team", team=team) if team else t.text("summary.title_all")
+    if narrow.kind == "team":
+        return t.text("summary.title_team", team=narrow.key)
+    if narrow.kind == "manager":
+        name = summary.manager_names.get(narrow.key, f"#{narrow.key}")
+        return t.text("summary.title_segment", segment=name)
+    return t.text("summary.title_segment", segment=_label(t, narrow.kind, narrow.key))
+
+
+def _encode(narrow: repo.Narrow | None, teams: list[str]) -> list[str]:
+    if narrow is None:
+        return ["a"]
+    key = str(teams.index(narrow.key)) if narrow.kind == "team" else narrow.key
+    return [CODES[narrow.kind], key]
+
+
+def _keyboard(summary: service.Summary, t: Translator, teams: list[str]) -> InlineKeyboardMarkup:
+    rows: list[list[InlineKeyboardButton]] = []
+
+    def button(text: str, *parts: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(text, callback_data=callbacks.pack(*parts))
+
+    if summary.narrow is None:
+        segments = [s for s in summary.by_type if s.key != service.UNCLASSIFIED]
+        row = [button(_label(t, "type", s.key), SUMMARY, "t", s.key) for s in segments]
+        rows += [row[i : i + 3] for i in range(0, len(row), 3)]
+        strategies = [s for s in summary.by_strategy if s.key != service.UNCLASSIFIED]
+        row = [button(_label(t, "strategy", s.key), SUMMARY, "s", s.key) for s in strategies]
+        rows += [row[i : i + 2] for i in range(0, len(row), 2)]
+        team_row = [button(team[:30], SUMMARY, "g", str(i)) for i, team in enumerate(teams)]
+        rows += [team_row[i : i + 3] for i in range(0, len(team_row), 3)]
+        people = [
+            button(summary.manager_names.get(m.key, m.key)[:30], SUMMARY, "m", m.key)
+            for m in summary.by_manager[: service.TOP_MANAGERS]
+            if m.at_risk
+        ]
+        rows += [people[i : i + 2] for i in range(0, len(people), 2)]
+    extra = [button(t.text("summary.chart"), CHART, *_encode(summary.narrow, teams))]
+    if summary.narrow is not None:
+        extra.insert(0, button(t.text("summary.back"), SUMMARY, "a"))
+    rows.append(extra)
+    return InlineKeyboardMarkup(rows)
+
+
+async def _build(context: CRMContext, narrow: repo.Narrow | None) -> service.Summary:
+    services = context.services
+    return await service.build(
+        context.session,
+        scope=context.scope,
+        narrow=narrow,
+        today=services.today(context.tz),
+        now=services.now(),
+    )
+
+
+async def _answer(update: Update, context: CRMContext, narrow: repo.Narrow | None) -> None:
+    summary = await _build(context, narrow)
+    t = context.t
+    teams = await repo.teams(context.session, scope=context.scope)
+    avg = summary.complaints.satisfaction_avg
+    text = render(
+        "summary",
+        context.lang,
+        s=summary,
+        title=_title(summary, t, context),
+        type_label=lambda key: _label(t, "type", key),
+        strategy_label=lambda key: _label(t, "strategy", key),
+        satisfaction=f"{avg:.1f}".replace(".", "," if context.lang == "ru" else ".") if avg else "",
+        managers=[m for m in summary.by_manager[:5] if m.at_risk] if narrow is None else [],
+    )
+    await show(update, text, _keyboard(summary, t, teams))
+
+
+def _refused(context: CRMContext) -> bool:
+    return context.me.role == Role.MANAGER
+
+
+async def summary_command(update: Update, context: CRMContext) -> None:
+    """/summary [TYPE|STRATEGY|TEAM|MANAGER] — the picture of a scope or a segment."""
+    if _refused(context):
+        await send(update, context.t("summary.managers_refused"))
+        return
+    arg = " ".join(context.args or []).strip()[:100]
+    narrow = await _resolve(context, arg) if arg else None
+    if arg and narrow is None:
+        await send(update, context.t("summary.unknown", arg=arg))
+        return
+    await _answer(update, context, narrow)
+
+
+async def _narrow_from(context: CRMContext, parts: list[str]) -> repo.Narrow | bool | None:
+    """The narrowing a button stands for; False when the button is out of date."""
+    if parts[1:2] == ["a"]:
+        return None
+    if len(parts) != 3 or parts[1] not in KINDS:
+        return False
+    kind, key = KINDS[parts[1]], parts[2]
+    if kind == "team":
+        teams = await repo.teams(context.session, scope=context.scope)
+        if not key.isdigit() or int(key) >= len(teams):
+            return False
+        key = teams[int(key)]
+    return repo.Narrow(kind, key)
+
+
+async def on_summary_button(update: Update, context: CRMContext) -> None:
+    """Drill down into a segment or person, or back to the whole summary."""
+    query = update.callback_query
+    assert query is not None
+    narrow = await _narrow_from(context, (query.data or "").split(":"))
+    if _refused(context) or narrow is False:
+        await query.answer(context.t.text("errors.stale"), show_alert=True)
+        return
+    await query.answer()
+    await _answer(update, context, narrow or None)
+
+
+async def on_chart_button(update: Update, context: CRMContext) -> None:
+    """Send the chart of the summary the button was on."""
+    query = update.callback_query
+    assert query is not None
+    narrow = await _narrow_from(context, (query.data or "").split(":"))
+    if _refused(context) or narrow is False:
+        await query.answer(context.t.text("errors.stale"), show_alert=True)
+        return
+    await query.answer()
+    from bot.services.charts import Bar, segment_chart
+
+    summary = await _build(context, narrow or None)
+    t = context.t
+    bars = [Bar(_label(t, "type", s.key), s.client_share, s.revenue_share) for s in summary.by_type]
+    png = segment_chart(
+        _title(summary, t, context),
+        bars,
+        legend=(t.text("summary.chart_clients"), t.text("summary.chart_revenue")),
+    )
+    chat = update.effective_chat
+    assert chat is not None
+    await chat.send_photo(
+        InputFile(png, filename="summary.png"), caption=t.text("summary.chart_title")
+    )
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    app.add_handler(CommandHandler("summary", summary_command))
+    app.add_handler(CallbackQueryHandler(on_summary_button, pattern=rf"^{SUMMARY}:"))
+    app.add_handler(CallbackQueryHandler(on_chart_button, pattern=rf"^{CHART}:"))
