@@ -14,12 +14,19 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import ConfigError, Settings, get_settings
-from bot.domain import Role
+from bot.domain import ClientType, Role, Strategy
+from db.models import Staff
 from db.session import Database
 
 T = TypeVar("T")
+
+_SEGMENT_KEYS = {
+    **{t.value: "type" for t in ClientType},
+    **{s.value: "strategy" for s in Strategy},
+}
 
 app = typer.Typer(help="CRM Assistant: a Telegram bot for client-relationship staff.")
 db_app = typer.Typer(help="Database schema.")
@@ -231,6 +238,75 @@ def seed_demo(
         )
 
     console.print(_run(_seed))
+
+
+@app.command()
+def export(
+    fmt: Annotated[str, typer.Option("--format", help="xlsx or csv")] = "xlsx",
+    out: Annotated[Path | None, typer.Option(help="Output file (default: in this folder)")] = None,
+    segment: Annotated[
+        str | None, typer.Option(help="A type or strategy key, team:NAME or manager:TELEGRAM_ID")
+    ] = None,
+    as_staff: Annotated[
+        int | None, typer.Option("--as", help="Use this staff member's scope (Telegram id)")
+    ] = None,
+    lang: Annotated[str, typer.Option(help="Column headers: ru or en")] = "ru",
+) -> None:
+    """Export clients with type, strategy, risk, owner and key figures (as /export does)."""
+    from bot.i18n import LANGUAGES, Translator
+    from bot.services import export as service
+    from bot.services.summary import year_before
+    from db.repositories import staff as staff_repo
+    from db.repositories.scope import Scope
+    from db.repositories.summary import Narrow
+
+    if fmt not in service.FORMATS:
+        raise CliError(f"--format: expected xlsx or csv; got {fmt!r}")
+    if lang not in LANGUAGES:
+        raise CliError(f"--lang: expected ru or en; got {lang!r}")
+    kind, _, key = (segment or "").partition(":")
+    settings = _settings()
+
+    async def _person(session: AsyncSession, telegram_id: str) -> Staff:
+        found = None
+        if telegram_id.isdigit():
+            found = await staff_repo.get_by_telegram_id(session, telegram_id=int(telegram_id))
+        if found is None:
+            raise CliError(f"no staff member with Telegram id {telegram_id}")
+        return found
+
+    async def _export(database: Database) -> str:
+        async with database.session() as session:
+            scope = Scope(staff_id=0, role=Role.ADMIN)
+            if as_staff is not None:
+                scope = Scope.of(await _person(session, str(as_staff)))
+            narrow = None
+            if segment and not key and kind in _SEGMENT_KEYS:
+                narrow = Narrow(_SEGMENT_KEYS[kind], kind)
+            elif kind == "team" and key:
+                narrow = Narrow("team", key)
+            elif kind == "manager" and key:
+                narrow = Narrow("manager", str((await _person(session, key)).id))
+            elif segment:
+                raise CliError(
+                    "--segment: expected a type or strategy key, team:NAME or "
+                    f"manager:TELEGRAM_ID; got {segment!r}"
+                )
+            today = datetime.now(settings.zone).date()
+            result = await service.export(
+                session,
+                scope=scope,
+                narrow=narrow,
+                today=today,
+                since=year_before(today),
+                fmt=fmt,
+                t=Translator(lang),
+            )
+        target = out or Path(result.filename)
+        target.write_bytes(result.data)
+        return f"Exported {result.rows} clients to {target}."
+
+    console.print(_run(_export), markup=False, highlight=False)
 
 
 @app.command()

@@ -33,7 +33,7 @@ def _plain(text: str) -> str:
     return text.replace("«", "").replace("»", "").strip().lower()
 
 
-async def _resolve(context: CRMContext, arg: str) -> repo.Narrow | None:
+async def resolve_segment(context: CRMContext, arg: str) -> repo.Narrow | None:
     """A segment or person from what the supervisor typed: a key, a label, a team or a name."""
     wanted = _plain(arg)
     t = context.t
@@ -140,7 +140,7 @@ async def summary_command(update: Update, context: CRMContext) -> None:
         await send(update, context.t("summary.managers_refused"))
         return
     arg = " ".join(context.args or []).strip()[:100]
-    narrow = await _resolve(context, arg) if arg else None
+    narrow = await resolve_segment(context, arg) if arg else None
     if arg and narrow is None:
         await send(update, context.t("summary.unknown", arg=arg))
         return

@@ -73,3 +73,19 @@ def test_import_reports_created_updated_skipped(tmp_path: Path) -> None:
     assert "Created 0, updated 0, unchanged 1, skipped 1" in again.stdout
     missing = crmbot("import", "clients", str(tmp_path / "nope.csv"), db=db)
     assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def test_export_writes_the_clients(tmp_path: Path) -> None:
+    db = tmp_path / "crm.db"
+    path = tmp_path / "clients.csv"
+    path.write_text("name,phone,owner_telegram_id\nИванов,+79123456789,111\nПетров,,\n", "utf-8")
+    crmbot("staff", "add", "111", "--role", "manager", "--name", "Anna", db=db)
+    crmbot("import", "clients", str(path), db=db)
+    everything = crmbot("export", "--format", "csv", "--out", str(tmp_path / "all.csv"), db=db)
+    assert everything.returncode == 0, everything.stderr
+    assert "Exported 2 clients" in everything.stdout
+    mine = crmbot("export", "--as", "111", "--lang", "en", "--out", str(tmp_path / "m.xlsx"), db=db)
+    assert "Exported 1 clients" in mine.stdout
+    assert (tmp_path / "m.xlsx").read_bytes()[:2] == b"PK"
+    bad = crmbot("export", "--segment", "vip", db=db)
+    assert bad.returncode == 2 and bad.stderr.startswith("--segment: expected")

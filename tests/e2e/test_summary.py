@@ -1,11 +1,15 @@
-"""Supervisor summaries end to end: figures on a known data set, drill-down, chart, scope."""
+"""Supervisor summaries and exports end to end: figures on a known data set, drill-down, chart,
+scope, and exported files."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from openpyxl import load_workbook
 
 from bot.domain import (
     ClientType,
@@ -117,3 +121,28 @@ async def test_admin_sees_everyone_and_narrows_by_argument(bot: BotUnderTest, wo
     assert admin.last.text.startswith("📊 Summary: team “Питер”") and "1 client" in admin.last.text
     unknown = await admin.send("/summary <b>nobody</b>")
     assert "I did not understand “<b>nobody</b>”" in unknown.text
+
+
+async def test_manager_gets_own_clients_as_csv(bot: BotUnderTest, world: None) -> None:
+    reply = await bot.chat(ANNA).send("/export csv")
+    document = reply.last.document
+    assert document is not None and document.filename.endswith(".csv")
+    assert reply.last.caption == "4 клиента"
+    text = document.data.decode("utf-8-sig")
+    table = list(csv.reader(io.StringIO(text), delimiter=";"))
+    assert table[0][:4] == ["ID", "Внешний ID", "Наименование", "Компания"]
+    assert len(table) == 5
+    assert {row[7] for row in table[1:]} == {"Анна Петрова"}
+    assert {row[8] for row in table[1:]} == {"best", "regular", "shopper", "worst"}
+
+
+async def test_supervisor_and_admin_exports_follow_scope(bot: BotUnderTest, world: None) -> None:
+    team = (await bot.chat(SVETA).send("/export")).last.document
+    assert team is not None and team.filename.endswith(".xlsx")
+    sheet = load_workbook(io.BytesIO(team.data)).active
+    assert sheet.max_row == 5  # header + the four clients of team Москва
+    everyone = (await bot.chat(ADMIN, lang="en").send("/export best csv")).last
+    assert everyone.caption == "2 clients"
+    rows = list(csv.reader(io.StringIO(everyone.document.data.decode("utf-8-sig"))))
+    assert rows[0][0] == "ID" and len(rows) == 3
+    assert (await bot.chat(BORIS).send("/export csv")).last.caption == "1 клиент"
