@@ -67,7 +67,12 @@ def pick_language(*candidates: str | None) -> str:
 
 
 def translate(lang: str, key: str, /, n: int | None = None, **params: Any) -> Markup:
-    """The text for `key`; catalogue markup is trusted, every parameter is HTML-escaped."""
+    """The text for `key`; catalogue markup is trusted, every parameter is HTML-escaped.
+
+    `n` is the count that picks the plural form; it is formatted here, so pass the number.
+    """
+    if n is not None and not isinstance(n, int):
+        raise TypeError(f"{key}: n must be an int count, got {type(n).__name__}")
     entry = catalog(lang).get(key)
     if entry is None:
         entry = catalog("en").get(key, key)

@@ -45,3 +45,11 @@ def test_long_messages_split_at_lines_within_the_limit() -> None:
     assert "\n".join(parts) == text
     huge = "y" * 10_000
     assert [len(p) for p in split_message(huge)] == [4096, 4096, 1808]
+
+
+def test_plural_counts_are_formatted_once() -> None:
+    assert Translator("ru")("card.complaints", n=1234) == "Открыто 1\u00a0234 рекламации"
+    import pytest
+
+    with pytest.raises(TypeError):
+        Translator("ru")("card.complaints", n="1 234")  # type: ignore[arg-type]
