@@ -11,6 +11,7 @@ from telegram.ext import AIORateLimiter, Application, ContextTypes, Defaults
 
 from bot.config import Settings
 from bot.handlers import capability_modules, common
+from bot.persistence import DatabasePersistence
 from bot.runtime import CRMApplication, CRMContext, Services, UnitOfWorkProcessor, system_clock
 from db.session import Database
 
@@ -53,6 +54,7 @@ def build_application(
         .context_types(ContextTypes(context=CRMContext))
         .defaults(Defaults(tzinfo=settings.zone))
         .concurrent_updates(UnitOfWorkProcessor(database, MAX_CONCURRENT_UPDATES))
+        .persistence(DatabasePersistence(database))  # flows survive restarts (bot/persistence.py)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )

@@ -22,12 +22,12 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "heads") -> None:
+def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database at `url` to `revision` (from synchronous code, no loop running)."""
     command.upgrade(alembic_config(url), revision)
 
 
-async def upgrade_engine(engine: AsyncEngine, revision: str = "heads") -> None:
+async def upgrade_engine(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the database to `revision` on an existing engine, from inside a running loop."""
 
     def _run(connection: Connection) -> None:
