@@ -22,6 +22,7 @@ from bot.seed import (
     DEMO_SUPERVISOR_TELEGRAM_ID,
     seed_demo,
 )
+from bot.services import classification
 from db.migrate import upgrade
 from db.models import Client, Staff
 from db.session import Database
@@ -58,6 +59,8 @@ async def prepare_database(path: Path, clients: int, console: Console) -> str:
         if not count:
             console.print(f"Seeding a demo database with {clients} clients in {path} …")
             await seed_demo(database, clients=clients, seed=1)
+            # Every client gets its type, strategy and risk, as the nightly job would give them.
+            await classification.classify_database(database, source="seed")
     finally:
         await database.dispose()
     return url

@@ -15,6 +15,7 @@ from bot.imports.readers import Table, read_table
 from bot.imports.report import ImportReport
 from bot.imports.store import Progress, Ticker, write_audit
 from bot.imports.values import RowProblem
+from bot.services import events
 from db.session import Database
 
 R = TypeVar("R")
@@ -73,6 +74,9 @@ async def run_import(
         await write(await session.connection(), rows, report)
         if after_write is not None:
             await after_write(session, report)
+        # Whatever derives from the clients' data (types, strategies, risk) is recomputed for
+        # the clients this import touched, in the same transaction.
+        await events.client_inputs_changed(session, report.client_ids)
         write_audit(session, report, actor=actor, actor_staff_id=actor_staff_id)
     report.errors.sort(key=lambda error: error.line)
     report.warnings.sort(key=lambda warning: warning.line)
