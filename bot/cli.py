@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.cli_alerts import alerts_app
 from bot.config import ConfigError, Settings, get_settings
 from bot.domain import ClientType, Role, Strategy
 from db.models import Staff
@@ -35,6 +36,7 @@ import_app = typer.Typer(help="Imports from CSV or XLSX (Excel, 1C).")
 app.add_typer(db_app, name="db")
 app.add_typer(staff_app, name="staff")
 app.add_typer(import_app, name="import")
+app.add_typer(alerts_app, name="alerts")
 
 console = Console()
 err = Console(stderr=True)
@@ -164,9 +166,22 @@ def staff_disable(telegram_id: int) -> None:
     console.print(_run(_disable))
 
 
+def _strategy_engine() -> None:
+    """Configure the strategy engine, which recomputes clients whose data an import changed."""
+    from bot.services import classification
+    from bot.strategies.config import StrategyConfigError
+
+    settings = _settings()
+    try:
+        classification.configure(config_path=settings.strategy_config, timezone=settings.timezone)
+    except StrategyConfigError as error:
+        raise CliError(f"CRM_STRATEGY_CONFIG: {error}") from None
+
+
 def _import(kind: str, path: Path) -> None:
     import bot.imports as imports
 
+    _strategy_engine()
     if not path.is_file():
         raise CliError(f"{path}: no such file")
     func = {
@@ -227,14 +242,20 @@ def seed_demo(
     day = _parse_day(today)
 
     async def _seed(database: Database) -> str:
+        from bot.services import classification
+
+        _strategy_engine()
         try:
             report = await do_seed(database, clients=clients, seed=seed, today=day)
         except SeedError as error:
             raise CliError(str(error)) from None
+        run = await classification.classify_database(
+            database, source="seed", now=classification.noon(day) if day else None
+        )
         return (
             f"Seeded {report.staff} staff, {report.clients} clients, {report.sales} sales, "
             f"{report.interactions} interactions, {report.complaints} complaints "
-            f"in {report.seconds:.1f} s."
+            f"in {report.seconds:.1f} s; classified them in {run.seconds:.1f} s."
         )
 
     console.print(_run(_seed))
@@ -307,6 +328,33 @@ def export(
         return f"Exported {result.rows} clients to {target}."
 
     console.print(_run(_export), markup=False, highlight=False)
+
+
+@app.command()
+def classify() -> None:
+    """Recompute every client's type, strategy and risk now (as the nightly job does)."""
+    from bot.services import classification
+
+    _strategy_engine()
+
+    async def _classify(database: Database) -> classification.RunReport:
+        return await classification.classify_database(database, source="cli")
+
+    report = _run(_classify)
+    for title, counts in (
+        ("Client types", report.types),
+        ("Strategies", report.strategies),
+        ("Risk levels", report.levels),
+    ):
+        table = Table(title, "clients", "share")
+        for key, count in counts.most_common():
+            table.add_row(key, str(count), f"{count / max(report.clients, 1):.1%}")
+        console.print(table)
+    timings = ", ".join(f"{k} {v:.1f} s" for k, v in report.timings.items())
+    console.print(
+        f"Classified {report.clients} clients in {report.seconds:.1f} s ({timings}); "
+        f"{report.changes} type or strategy changes, {report.risk_changes} risk level changes."
+    )
 
 
 @app.command()
