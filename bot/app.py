@@ -59,7 +59,10 @@ def build_application(
         .post_shutdown(_post_shutdown)
     )
     if rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+        # One message per 1/30 s rather than 30 per second: the default bucket lets a burst of 30
+        # through at once and another after every pause, which Telegram answers with 429s.
+        limiter = AIORateLimiter(overall_max_rate=1, overall_time_period=1 / 30, max_retries=3)
+        builder = builder.rate_limiter(limiter)
     app: CRMApplication = builder.build()  # type: ignore[assignment]
     app.services = Services(settings=settings, db=database, clock=clock)
     for module in capability_modules():

@@ -53,3 +53,23 @@ def test_plural_counts_are_formatted_once() -> None:
 
     with pytest.raises(TypeError):
         Translator("ru")("card.complaints", n="1 234")  # type: ignore[arg-type]
+
+
+def test_every_catalogue_entry_is_valid_telegram_html() -> None:
+    """Catalogues are trusted markup: a bare '&' or '<' would make Telegram refuse a message."""
+    from bot.sandbox import BotApiError, parse_formatted_text
+
+    for lang in LANGUAGES:
+        for key, entry in catalog(lang).items():
+            for text in entry.values() if isinstance(entry, dict) else [entry]:
+                sample = text.replace("{", "").replace("}", "")
+                try:
+                    parse_formatted_text(sample or "x", "HTML")
+                except BotApiError as error:
+                    raise AssertionError(f"{lang}:{key}: {error}") from None
+
+
+def test_labels_with_ampersands_read_right_in_both_forms() -> None:
+    t = Translator("en")
+    assert t("strategy.reward_invest") == "Reward &amp; invest"
+    assert t.text("strategy.reward_invest") == "Reward & invest"
