@@ -192,6 +192,8 @@ async def on_chart_button(update: Update, context: CRMContext) -> None:
         _title(summary, t, context),
         bars,
         legend=(t.text("summary.chart_clients"), t.text("summary.chart_revenue")),
+        trend=[(day.strftime("%d.%m"), count) for day, count in summary.trend],
+        trend_title=t.text("summary.chart_trend"),
     )
     chat = update.effective_chat
     assert chat is not None

@@ -16,6 +16,7 @@ from db.repositories.scope import Scope
 
 UNCLASSIFIED = "unclassified"
 TOP_MANAGERS = 8
+TREND_WEEKS = 8
 
 
 @dataclass
@@ -49,6 +50,8 @@ class Summary:
     by_manager: list[Segment]
     manager_names: dict[str, str]
     complaints: repo.ComplaintFigures
+    movement: repo.Movement
+    trend: list[tuple[date, int]]
     teams: list[str] = field(default_factory=list)
 
 
@@ -105,6 +108,7 @@ async def build(
     figures = await repo.complaints(
         session, scope=scope, narrow=narrow, now=now, since=now - timedelta(days=365)
     )
+    weeks = [today - timedelta(weeks=w) for w in range(TREND_WEEKS - 1, -1, -1)]
     return Summary(
         narrow=narrow,
         total=total,
@@ -113,5 +117,9 @@ async def build(
         by_manager=by_manager,
         manager_names={str(k): v for k, v in names.items()},
         complaints=figures,
+        movement=await repo.movement(
+            session, scope=scope, narrow=narrow, since=today - timedelta(days=7)
+        ),
+        trend=await repo.at_risk_trend(session, scope=scope, narrow=narrow, days=weeks),
         teams=await repo.teams(session, scope=scope) if narrow is None else [],
     )

@@ -13,7 +13,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, column, func, insert, select, table, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    column,
+    func,
+    insert,
+    select,
+    table,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 from sqlmodel import select as sm_select
@@ -290,7 +301,11 @@ async def feedback_stats(
 
 
 async def risk_levels_on(
-    session: AsyncSession, *, days: Iterable[date], scope: Scope
+    session: AsyncSession,
+    *,
+    days: Iterable[date],
+    scope: Scope,
+    where: ColumnElement[bool] | None = None,
 ) -> dict[date, dict[RiskLevel, int]]:
     """Clients per risk level as they stood at the end of each day (latest snapshot ≤ day).
 
@@ -309,7 +324,7 @@ async def risk_levels_on(
             select(h.level, func.count())
             .join(latest, latest.c.id == h.id)
             .join(CLIENT, CLIENT.c.id == h.client_id)
-            .where(scope.clients())
+            .where(scope.clients() if where is None else and_(scope.clients(), where))
             .group_by(h.level)
         )
         counts = {level: 0 for level in RiskLevel}

@@ -9,12 +9,14 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import AT_RISK_LEVELS, ClientStatus, ComplaintStatus
 from db.models import Client, Complaint, Sale, Staff
+from db.models.strategy import ClassificationChange, RiskSnapshot
 from db.repositories.scope import Scope
 
 OPEN = (ComplaintStatus.OPEN, ComplaintStatus.IN_PROGRESS)
@@ -161,3 +163,67 @@ async def teams(session: AsyncSession, *, scope: Scope) -> list[str]:
         return []
     stmt = sm_select(Staff.team).where(col(Staff.team).is_not(None)).distinct()
     return sorted(t for t in (await session.exec(stmt)).all() if t)
+
+
+@dataclass(frozen=True)
+class Movement:
+    """What changed in a scope since a day: reclassified, newly at risk, released clients."""
+
+    changed: int
+    new_at_risk: int
+    released: int
+
+
+async def movement(
+    session: AsyncSession, *, scope: Scope, narrow: Narrow | None, since: date
+) -> Movement:
+    """Clients whose type or strategy changed after `since`, who became at risk, were released."""
+    ch = ClassificationChange.__table__.c  # type: ignore[attr-defined]
+    rh = RiskSnapshot.__table__.c  # type: ignore[attr-defined]
+    where = _where(scope, narrow)
+    released = and_(ch.strategy == "release", func.coalesce(ch.previous_strategy, "") != "release")
+    changes = (
+        select(
+            func.count(func.distinct(ch.client_id)),
+            func.count(func.distinct(case((released, ch.client_id), else_=None))),
+        )
+        .join(Client, col(Client.id) == ch.client_id)
+        .where(ch.day > since, where)
+    )
+    prior = aliased(RiskSnapshot.__table__)  # type: ignore[attr-defined]
+    level_before = (
+        select(prior.c.level)
+        .where(prior.c.client_id == rh.client_id, prior.c.day <= since)
+        .order_by(prior.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    levels = [level.value for level in AT_RISK_LEVELS]
+    entered = (
+        select(func.count(func.distinct(rh.client_id)))
+        .join(Client, col(Client.id) == rh.client_id)
+        .where(
+            rh.day > since,
+            rh.level.in_(levels),
+            col(Client.risk_level).in_(levels),
+            func.coalesce(level_before, "none").not_in(levels),
+            where,
+        )
+    )
+    conn = await session.connection()
+    changed, gone = (await conn.execute(changes)).one()
+    new_risk = (await conn.execute(entered)).scalar()
+    return Movement(
+        changed=int(changed or 0), new_at_risk=int(new_risk or 0), released=int(gone or 0)
+    )
+
+
+async def at_risk_trend(
+    session: AsyncSession, *, scope: Scope, narrow: Narrow | None, days: Sequence[date]
+) -> list[tuple[date, int]]:
+    """At-risk clients as they stood at the end of each day, oldest first."""
+    from db.repositories.strategy import risk_levels_on
+
+    extra = narrow.clause() if narrow else None
+    counts = await risk_levels_on(session, days=days, scope=scope, where=extra)
+    return [(day, sum(counts[day][level] for level in AT_RISK_LEVELS)) for day in sorted(counts)]

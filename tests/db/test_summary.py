@@ -58,3 +58,46 @@ async def test_figures_by_type_strategy_and_owner(database: Database) -> None:
     assert result.complaints.satisfaction_avg == 3.0
     assert [m.key for m in result.by_manager] == [str(anna.id)]
     assert narrowed.total.clients == 1 and narrowed.total.revenue == Decimal("900.00")
+
+
+async def test_movement_and_trend_from_history(database: Database) -> None:
+    from datetime import timedelta
+
+    from db.models.strategy import ClassificationChange, RiskSnapshot
+
+    today = NOW.date()
+    async with database.session() as s:
+        admin = await make_staff(s, role=Role.ADMIN)
+        a = await make_client(s, risk_level=RiskLevel.HIGH)  # entered risk this week
+        b = await make_client(s, risk_level=RiskLevel.HIGH)  # was at risk already
+        c = await make_client(s, strategy=Strategy.RELEASE)  # released this week
+
+        def change(client, days_ago, **kw):  # type: ignore[no-untyped-def]
+            day = today - timedelta(days=days_ago)
+            return ClassificationChange(
+                client_id=client.id, at=NOW, day=day, source="nightly", **kw
+            )
+
+        def risk(client, days_ago, level):  # type: ignore[no-untyped-def]
+            day = today - timedelta(days=days_ago)
+            return RiskSnapshot(client_id=client.id, day=day, at=NOW, score=50, level=level)
+
+        s.add_all(
+            [
+                change(a, 3, client_type=ClientType.REGULAR, strategy=Strategy.MANAGE),
+                change(c, 2, strategy=Strategy.RELEASE, previous_strategy=Strategy.MANAGE),
+                change(b, 30, client_type=ClientType.BEST),  # an old change does not count
+                risk(a, 20, RiskLevel.LOW),
+                risk(a, 2, RiskLevel.HIGH),
+                risk(b, 20, RiskLevel.MEDIUM),
+                risk(b, 1, RiskLevel.HIGH),
+            ]
+        )
+        scope = Scope.of(admin)
+    async with database.session() as s:
+        result = await summary.build(s, scope=scope, narrow=None, today=today, now=NOW)
+    assert (result.movement.changed, result.movement.new_at_risk, result.movement.released) == (
+        2, 1, 1
+    )  # fmt: skip
+    assert len(result.trend) == 8 and result.trend[-1] == (today, 2)
+    assert [n for _, n in result.trend][-4:] == [0, 1, 1, 2]  # b from 20 days ago, a from 2
