@@ -31,6 +31,7 @@ import secrets
 import warnings
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
+from enum import StrEnum
 from typing import Any, TypeVar
 
 from babel.dates import format_date
@@ -474,3 +475,54 @@ def install(app: Application) -> None:  # type: ignore[type-arg]
         )
     app.add_handler(handler)
     app.add_handler(CallbackQueryHandler(stale_button, pattern=rf"^{PREFIX}:"))
+
+
+Asker = Callable[..., Awaitable[object]]
+
+
+def typed_text(update: Update) -> str:
+    """What the user typed, trimmed ('' for anything that is not text)."""
+    message = update.effective_message
+    return (message.text or "").strip() if message else ""
+
+
+async def pick(
+    update: Update,
+    context: CRMContext,
+    value: str,
+    *,
+    choices: type[StrEnum],
+    field: str,
+    ask: Asker,
+) -> object:
+    """A button answer: store it in the draft and ask the next question; refuse a stale value."""
+    if value not in choices.__members__.values():
+        return await stale_in_flow(update, context)
+    draft(context)[field] = value
+    return await ask(update, context)
+
+
+async def take_text(
+    update: Update,
+    context: CRMContext,
+    *,
+    limit: int,
+    ask: Asker,
+    append: bool = False,
+    notice: object = None,
+) -> object:
+    """Typed text into the draft's text (added to it when typed early); too long stays put."""
+    current = draft(context)
+    text = typed_text(update)
+    if append and current.get("text"):
+        text = f"{current['text']}\n{text}"
+    problem = check_text(text, limit, context.t)
+    if problem:
+        await send(update, problem)
+        return None
+    current["text"] = text
+    return (
+        await ask(update, context, notice=notice)
+        if notice is not None
+        else await ask(update, context)
+    )

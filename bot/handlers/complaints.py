@@ -163,40 +163,25 @@ async def complaint_from_card(update: Update, context: CRMContext) -> object:
 
 
 async def on_category(update: Update, context: CRMContext, value: str) -> object:
-    if value not in ComplaintCategory.__members__.values():
-        return await flows.stale_in_flow(update, context)
-    flows.draft(context)["category"] = value
-    return await ask(update, context)
+    return await flows.pick(
+        update, context, value, choices=ComplaintCategory, field="category", ask=ask
+    )
 
 
 async def on_severity(update: Update, context: CRMContext, value: str) -> object:
-    if value not in Severity.__members__.values():
-        return await flows.stale_in_flow(update, context)
-    flows.draft(context)["severity"] = value
-    return await ask(update, context)
+    return await flows.pick(update, context, value, choices=Severity, field="severity", ask=ask)
 
 
 async def early_text(update: Update, context: CRMContext) -> object:
     """Typed while a button is expected: it is the complaint's text; keep it and ask again."""
-    current = flows.draft(context)
-    typed = _typed(update)
-    combined = f"{current['text']}\n{typed}" if current.get("text") else typed
-    problem = flows.check_text(combined, service.TEXT_MAX, context.t)
-    if problem:
-        await send(update, problem)
-        return None
-    current["text"] = combined
-    return await ask(update, context, notice=context.t("complaint.text_kept"))
+    notice = context.t("complaint.text_kept")
+    return await flows.take_text(
+        update, context, limit=service.TEXT_MAX, ask=ask, append=True, notice=notice
+    )
 
 
 async def on_text(update: Update, context: CRMContext) -> object:
-    text = _typed(update)
-    problem = flows.check_text(text, service.TEXT_MAX, context.t)
-    if problem:
-        await send(update, problem)
-        return None
-    flows.draft(context)["text"] = text
-    return await ask(update, context)
+    return await flows.take_text(update, context, limit=service.TEXT_MAX, ask=ask)
 
 
 @flows.saver("complaint")
@@ -584,7 +569,7 @@ async def close_entry(update: Update, context: CRMContext) -> object:
 
 
 async def on_close_text(update: Update, context: CRMContext) -> object:
-    text = _typed(update)
+    text = flows.typed_text(update)
     problem = flows.check_text(text, service.RESOLUTION_MAX, context.t)
     if problem:
         await send(update, problem)
@@ -630,11 +615,6 @@ async def save_close(update: Update, context: CRMContext) -> object:
 
 flows.saver("resolve")(save_close)
 flows.saver("reject")(save_close)
-
-
-def _typed(update: Update) -> str:
-    message = update.effective_message
-    return (message.text or "").strip() if message else ""
 
 
 def _short(name: str, limit: int = 28) -> str:

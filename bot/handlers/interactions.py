@@ -225,40 +225,23 @@ async def follow_up(update: Update, context: CRMContext) -> object:
 
 
 async def on_kind(update: Update, context: CRMContext, value: str) -> object:
-    if value not in InteractionKind.__members__.values():
-        return await flows.stale_in_flow(update, context)
-    flows.draft(context)["kind"] = value
-    return await ask(update, context)
+    return await flows.pick(update, context, value, choices=InteractionKind, field="kind", ask=ask)
 
 
 async def on_outcome(update: Update, context: CRMContext, value: str) -> object:
-    if value not in Outcome.__members__.values():
-        return await flows.stale_in_flow(update, context)
-    flows.draft(context)["outcome"] = value
-    return await ask(update, context)
+    return await flows.pick(update, context, value, choices=Outcome, field="outcome", ask=ask)
 
 
 async def early_text(update: Update, context: CRMContext) -> object:
     """Text typed while a button is expected: keep it as the interaction's text, ask again."""
-    current = flows.draft(context)
-    typed = _typed(update)
-    combined = f"{current['text']}\n{typed}" if current.get("text") else typed
-    problem = flows.check_text(combined, service.TEXT_MAX, context.t)
-    if problem:
-        await send(update, problem)
-        return None
-    current["text"] = combined
-    return await ask(update, context, notice=context.t("log.text_kept"))
+    notice = context.t("log.text_kept")
+    return await flows.take_text(
+        update, context, limit=service.TEXT_MAX, ask=ask, append=True, notice=notice
+    )
 
 
 async def on_text(update: Update, context: CRMContext) -> object:
-    text = _typed(update)
-    problem = flows.check_text(text, service.TEXT_MAX, context.t)
-    if problem:
-        await send(update, problem)
-        return None
-    flows.draft(context)["text"] = text
-    return await ask(update, context)
+    return await flows.take_text(update, context, limit=service.TEXT_MAX, ask=ask)
 
 
 async def on_skip_text(update: Update, context: CRMContext, _value: str) -> object:
@@ -268,7 +251,7 @@ async def on_skip_text(update: Update, context: CRMContext, _value: str) -> obje
 
 async def on_next_step(update: Update, context: CRMContext) -> object:
     """The next step, typed; a date at its end ("… by Friday") answers the next question too."""
-    text = _typed(update)
+    text = flows.typed_text(update)
     t = context.t
     try:
         step, due = split_trailing_date(text, _today(context))
@@ -300,7 +283,7 @@ async def on_due_button(update: Update, context: CRMContext, value: str) -> obje
 
 
 async def on_due_text(update: Update, context: CRMContext) -> object:
-    due, problem = flows.read_date(_typed(update), _today(context), context.t)
+    due, problem = flows.read_date(flows.typed_text(update), _today(context), context.t)
     if due is None:
         return await ask(update, context, notice=problem)
     flows.draft(context)["due"] = due.isoformat()
@@ -411,11 +394,6 @@ async def on_set_outcome(update: Update, context: CRMContext) -> None:
     await context.commit()
     await query.answer(t.text("log.outcome_set"))
     await show(update, _saved_text(row, client.name, context), _saved_keyboard(row, t))
-
-
-def _typed(update: Update) -> str:
-    message = update.effective_message
-    return (message.text or "").strip() if message else ""
 
 
 def _today(context: CRMContext) -> date:
