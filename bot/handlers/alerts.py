@@ -16,7 +16,6 @@ from telegram.ext import (
     Application,
     CallbackQueryHandler,
     CommandHandler,
-    ConversationHandler,
     TypeHandler,
 )
 
@@ -33,7 +32,6 @@ from bot.services import digest as digest_service
 from bot.services.digest_view import (
     ATRISK_PAGE,
     DIGEST_PAGE,
-    LOG_CALL,
     NEW_MESSAGE,
     OPEN_CARD,
     SNOOZE,
@@ -58,8 +56,6 @@ log = logging.getLogger(__name__)
 MENU = [MenuCommand("atrisk", order=20), MenuCommand("alerts", order=85)]
 # After the access gate (-100), before everything else: notices people coming back.
 UNBLOCK_GROUP = -50
-# After every other handler: answers "log a call" only if no logging flow took it.
-FALLBACK_GROUP = 30
 TICK_SECONDS = 60
 # The first tick soon after start catches up on digests missed while the bot was down.
 FIRST_TICK_SECONDS = 20
@@ -399,22 +395,6 @@ async def on_open_card(update: Update, context: CRMContext) -> None:
     await show_card(target, context, numbers[0], f"#{numbers[0]}")
 
 
-def _takes(handler: object, update: Update) -> bool:
-    if not isinstance(handler, CallbackQueryHandler | ConversationHandler):
-        return False
-    check = handler.check_update(update)
-    return check is not None and check is not False
-
-
-async def on_log_call(update: Update, context: CRMContext) -> None:
-    """Until an interaction-logging flow takes "lg:new:<id>", say that it is not there."""
-    query = _query(update)
-    for group, handlers in context.application.handlers.items():
-        if group != FALLBACK_GROUP and any(_takes(h, update) for h in handlers):
-            return  # the logging flow has it
-    await query.answer(context.t.text("alerts.log_unavailable"), show_alert=True)
-
-
 def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(TypeHandler(Update, watch_blocking), group=UNBLOCK_GROUP)
     app.add_handler(CommandHandler("atrisk", atrisk_command))
@@ -423,5 +403,4 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CallbackQueryHandler(on_atrisk_page, pattern=rf"^{ATRISK_PAGE}:"))
     app.add_handler(CallbackQueryHandler(on_snooze, pattern=rf"^{SNOOZE}:"))
     app.add_handler(CallbackQueryHandler(on_open_card, pattern=rf"^{OPEN_CARD}:"))
-    app.add_handler(CallbackQueryHandler(on_log_call, pattern=rf"^{LOG_CALL}:"), FALLBACK_GROUP)
     schedule(app)
