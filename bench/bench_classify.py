@@ -37,7 +37,7 @@ from db.session import Database
 
 def working_copy(clients: int, folder: Path) -> str:
     """A migrated copy of the cached seeded database: the cache itself stays as seeded."""
-    url, seeded = seeded_database(clients)
+    url, seeded = seeded_database(clients, classified=False)
     if seeded is not None:
         row("seed-demo (first use of the cache)", f"{seeded:.1f} s")
     source = Path(url.removeprefix("sqlite+aiosqlite:///"))

@@ -10,15 +10,20 @@ import time
 from pathlib import Path
 
 from bot.seed import seed_demo
+from bot.services.classification import classify_database
 from db.migrate import upgrade
 from db.session import Database
 
 CACHE_DIR = Path(os.environ.get("CRM_BENCH_DIR", tempfile.gettempdir()))
 
 
-def seeded_database(clients: int, *, fresh: bool = False) -> tuple[str, float | None]:
-    """A migrated SQLite file with `clients` demo clients; seeded once, then reused."""
-    path = CACHE_DIR / f"crm-bench-{clients}.db"
+def seeded_database(
+    clients: int, *, fresh: bool = False, classified: bool = True
+) -> tuple[str, float | None]:
+    """A migrated SQLite file with `clients` demo clients (classified unless asked not to);
+    made once, then reused."""
+    suffix = "-classified" if classified else ""
+    path = CACHE_DIR / f"crm-bench-{clients}{suffix}.db"
     if fresh:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -32,6 +37,8 @@ def seeded_database(clients: int, *, fresh: bool = False) -> tuple[str, float | 
         try:
             started = time.perf_counter()
             await seed_demo(database, clients=clients, seed=7)
+            if classified:  # like a live base after its first night: real cards and summaries
+                await classify_database(database, source="seed")
             return time.perf_counter() - started
         finally:
             await database.dispose()
