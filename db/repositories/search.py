@@ -20,7 +20,6 @@ from db.repositories.scope import Scope
 CHUNK = 900  # below SQLite's and asyncpg's bind-parameter limits with room to spare
 INSERT_BATCH = 20_000
 ROW_CAP = 5_000  # a one-letter prefix must not drag the whole index into memory
-COUNT_CAP = 500  # enough to tell the rarest word; counting further is wasted index reads
 FIELD_BONUS = {NAME: 0.5, COMPANY: 0.3}
 
 
@@ -133,8 +132,8 @@ def _terms(weights: dict[str, float]) -> _Word:
 
 
 async def _count(conn: AsyncConnection, scope: Scope, word: _Word) -> int:
-    """How many index rows match, counted up to COUNT_CAP (an index range scan)."""
-    inner = _scoped(select(ClientSearch.id).where(word.where), scope).limit(COUNT_CAP).subquery()
+    """How many index rows match, counted up to the cap (an index range scan)."""
+    inner = _scoped(select(ClientSearch.id).where(word.where), scope).limit(ROW_CAP).subquery()
     return int((await conn.execute(select(func.count()).select_from(inner))).scalar() or 0)
 
 
