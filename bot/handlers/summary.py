@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from time import monotonic
+
 from sqlmodel import select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
@@ -101,15 +103,36 @@ def _keyboard(summary: service.Summary, t: Translator, teams: list[str]) -> Inli
     return InlineKeyboardMarkup(rows)
 
 
-async def _build(context: CRMContext, narrow: repo.Narrow | None) -> service.Summary:
+# The chart button comes right after the text: it draws the summary the user just read instead
+# of recomputing it (the 12-month aggregate is most of a summary's cost at 100k clients).
+RECENT_SECONDS = 120.0
+RECENT_MAX = 200
+_recent: dict[tuple[int, str], tuple[float, service.Summary]] = {}
+
+
+def _recent_key(context: CRMContext, narrow: repo.Narrow | None) -> tuple[int, str]:
+    return context.me.id, f"{narrow.kind}:{narrow.key}" if narrow else ""
+
+
+async def _build(
+    context: CRMContext, narrow: repo.Narrow | None, *, reuse: bool = False
+) -> service.Summary:
+    key = _recent_key(context, narrow)
+    now = monotonic()
+    if reuse and key in _recent and now - _recent[key][0] < RECENT_SECONDS:
+        return _recent[key][1]
     services = context.services
-    return await service.build(
+    summary = await service.build(
         context.session,
         scope=context.scope,
         narrow=narrow,
         today=services.today(context.tz),
         now=services.now(),
     )
+    if len(_recent) >= RECENT_MAX:
+        _recent.clear()
+    _recent[key] = (now, summary)
+    return summary
 
 
 async def _answer(update: Update, context: CRMContext, narrow: repo.Narrow | None) -> None:
@@ -185,7 +208,7 @@ async def on_chart_button(update: Update, context: CRMContext) -> None:
     await query.answer()
     from bot.services.charts import Bar, segment_chart
 
-    summary = await _build(context, narrow or None)
+    summary = await _build(context, narrow or None, reuse=True)
     t = context.t
     bars = [Bar(_label(t, "type", s.key), s.client_share, s.revenue_share) for s in summary.by_type]
     png = segment_chart(
