@@ -98,3 +98,12 @@ def test_money_and_shares_are_formatted_for_the_reader() -> None:
     assert plain(render("reason", "ru", r=worst)).startswith("Маржа за 12 мес. -18\u00a0000\u00a0₽")
     drop = next(r for r in REASONS if r["key"] == "risk_p_alive_drop")
     assert plain(render("reason", "en", r=drop)) == "P(alive) fell from 80% to 20% in 30 days"
+
+
+def test_russian_referral_counts_agree() -> None:
+    from bot.i18n import Translator
+
+    t = Translator("ru")
+    assert t("reason.advocate", n=1, p="90%").startswith("Привёл 1 клиента")
+    assert t("reason.advocate", n=4, p="90%").startswith("Привёл 4 клиента")
+    assert t("reason.advocate", n=5, p="90%").startswith("Привёл 5 клиентов")
