@@ -80,17 +80,8 @@ async def show_card(update: Update, context: CRMContext, client_id: int, ref: st
         return
     for loader in _card_extras:
         await loader(context, card)
-    text = render("card", context.lang, card=card, tz=context.tz, reason=_reason(context))
+    text = render("card", context.lang, card=card, tz=context.tz)
     await show(update, text, card_keyboard(card, context.t))
-
-
-def _reason(context: CRMContext):  # type: ignore[no-untyped-def]
-    t = context.t
-
-    def render_reason(reason: dict) -> str:
-        return t(f"reason.{reason.get('key', '')}", **reason.get("params", {}))
-
-    return render_reason
 
 
 async def client_command(update: Update, context: CRMContext) -> None:

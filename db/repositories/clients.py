@@ -23,37 +23,6 @@ async def get_in_scope(session: AsyncSession, *, client_id: int, scope: Scope) -
     return (await session.exec(stmt)).first()
 
 
-async def owner_name(session: AsyncSession, *, client: Client) -> str | None:
-    if client.owner_id is None:
-        return None
-    return (await session.exec(select(Staff.name).where(Staff.id == client.owner_id))).first()
-
-
-async def last_interaction(session: AsyncSession, *, client_id: int) -> Interaction | None:
-    stmt = (
-        select(Interaction)
-        .where(Interaction.client_id == client_id)
-        .order_by(col(Interaction.occurred_at).desc(), col(Interaction.id).desc())
-        .limit(1)
-    )
-    return (await session.exec(stmt)).first()
-
-
-async def next_step(session: AsyncSession, *, client_id: int) -> Interaction | None:
-    """The earliest open next step (planned, not yet done) for the client."""
-    stmt = (
-        select(Interaction)
-        .where(
-            Interaction.client_id == client_id,
-            col(Interaction.next_step_due).is_not(None),
-            col(Interaction.next_step_done_at).is_(None),
-        )
-        .order_by(col(Interaction.next_step_due), col(Interaction.id))
-        .limit(1)
-    )
-    return (await session.exec(stmt)).first()
-
-
 async def open_complaints(session: AsyncSession, *, client_id: int) -> list[Complaint]:
     stmt = (
         select(Complaint)
@@ -105,21 +74,6 @@ def _value_columns(client_id: int, today: date) -> Select[Any]:
         window(Sale.amount, start_6).label("revenue_last_6m"),
         window(Sale.amount, start_12, start_6).label("revenue_prev_6m"),
     ).where(Sale.client_id == client_id, Sale.date <= today)
-
-
-async def value(session: AsyncSession, *, client_id: int, today: date) -> Value:
-    """Sales figures of one client as of `today`."""
-    conn = await session.connection()
-    # The sums keep the Money column type, so they arrive as Decimal roubles already.
-    revenue, margin, known, last6, prev6 = (
-        await conn.execute(_value_columns(client_id, today))
-    ).one()
-    return Value(
-        revenue_12m=revenue or Decimal(0),
-        margin_12m=(margin or Decimal(0)) if known else None,
-        revenue_last_6m=last6 or Decimal(0),
-        revenue_prev_6m=prev6 or Decimal(0),
-    )
 
 
 @dataclass(frozen=True)

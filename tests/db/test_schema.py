@@ -106,15 +106,22 @@ async def test_sqlite_runs_in_wal_with_busy_timeout(sqlite_db: Database) -> None
 async def test_card_value_sums_are_roubles(database: Database) -> None:
     from datetime import date
 
-    from db.repositories.clients import value
+    from bot.domain import Role
+    from db.repositories.clients import card_data
+    from db.repositories.scope import Scope
 
     async with database.session() as session:
+        admin = await make_staff(session, role=Role.ADMIN)
         client = await make_client(session)
         await make_sale(session, client, date=date(2026, 10, 1), amount=Decimal("120000.50"),
                         margin=Decimal("30000"))  # fmt: skip
         await make_sale(session, client, date=date(2026, 3, 1), amount=Decimal("1000"))
         await make_sale(session, client, date=date(2024, 1, 1), amount=Decimal("5"))
-        v = await value(session, client_id=client.id, today=date(2026, 11, 20))
+        card = await card_data(
+            session, client_id=client.id, scope=Scope.of(admin), today=date(2026, 11, 20)
+        )
+        assert card is not None
+        v = card.value
     assert v.revenue_12m == Decimal("121000.50")
     assert v.margin_12m == Decimal("30000.00")
     assert v.revenue_last_6m == Decimal("120000.50")
