@@ -29,12 +29,12 @@ from bot.imports.store import (
 )
 from bot.imports.values import (
     Memo,
-    RowProblem,
     aware_utc,
     checked,
     parse_datetime,
     parse_kind,
     parse_telegram_id,
+    required,
 )
 from bot.imports.values import text as cell_text
 from bot.normalize import clean_text
@@ -72,15 +72,9 @@ class _Parser:
 
     def row(self, line: int, cells: tuple[Any, ...]) -> InteractionRow:
         client_raw, date_raw, kind_raw, text_raw, staff_raw = cells
-        client = cell_text(client_raw)
-        if client is None:
-            raise RowProblem("missing_client")
-        occurred_at = checked(self.moment, date_raw, "date")
-        if occurred_at is None:
-            raise RowProblem("missing_date")
-        kind = checked(self.kind, kind_raw, "kind")
-        if kind is None:
-            raise RowProblem("missing_kind")
+        client = required(cell_text, client_raw, "client")
+        occurred_at = required(self.moment, date_raw, "date")
+        kind = required(self.kind, kind_raw, "kind")
         return InteractionRow(
             line=line,
             client=client,

@@ -19,7 +19,14 @@ from bot.imports.columns import SALES
 from bot.imports.pipeline import Source, read_file, run_import
 from bot.imports.report import ImportReport
 from bot.imports.store import ClientLookup, Progress, existing_keys, insert_rows, row_key
-from bot.imports.values import Memo, RowProblem, checked, parse_date, parse_flag, parse_money
+from bot.imports.values import (
+    Memo,
+    checked,
+    parse_date,
+    parse_flag,
+    parse_money,
+    required,
+)
 from bot.imports.values import text as cell_text
 from db.models import Sale
 from db.session import Database
@@ -51,15 +58,9 @@ class _Parser:
 
     def row(self, line: int, cells: tuple[Any, ...]) -> SaleRow:
         client_raw, date_raw, amount_raw, margin_raw, discount_raw, due_raw, paid_raw = cells
-        client = cell_text(client_raw)
-        if client is None:
-            raise RowProblem("missing_client")
-        sale_date = checked(self.date, date_raw, "date")
-        if sale_date is None:
-            raise RowProblem("missing_date")
-        amount = checked(self.money, amount_raw, "amount")
-        if amount is None:
-            raise RowProblem("missing_amount")
+        client = required(cell_text, client_raw, "client")
+        sale_date = required(self.date, date_raw, "date")
+        amount = required(self.money, amount_raw, "amount")
         return SaleRow(
             line=line,
             client=client,

@@ -230,3 +230,11 @@ def checked(parse: Callable[[Any], T], raw: Any, code: str) -> T | None:
         return parse(raw)
     except ValueError:
         raise RowProblem(code, raw) from None
+
+
+def required(parse: Callable[[Any], T], raw: Any, code: str) -> T:
+    """Like `checked`, but an empty cell is RowProblem('missing_<code>')."""
+    value = checked(parse, raw, code)
+    if value is None:
+        raise RowProblem(f"missing_{code}")
+    return value
