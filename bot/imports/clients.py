@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -17,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import ClientStatus
 from bot.imports.columns import CLIENTS
-from bot.imports.pipeline import Source, read_file, run_import
+from bot.imports.pipeline import Source, from_path, run_import
 from bot.imports.report import ImportReport
 from bot.imports.store import CLIENT, Progress, execute_many, insert_returning_ids, staff_ids
 from bot.imports.values import Memo, RowProblem, checked, parse_telegram_id, text
@@ -342,16 +341,4 @@ async def _reindex(session: AsyncSession, report: ImportReport) -> None:
         await search.reindex(session, report.client_ids)
 
 
-async def import_clients(
-    database: Database,
-    path: Path,
-    *,
-    actor: str = "cli",
-    actor_staff_id: int | None = None,
-    progress: Progress | None = None,
-) -> ImportReport:
-    """Import clients from a CSV or XLSX file on disk."""
-    data, name = await read_file(path)
-    return await import_clients_data(
-        database, data, name, actor=actor, actor_staff_id=actor_staff_id, progress=progress
-    )
+import_clients = from_path(import_clients_data)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import InteractionKind
 from bot.imports.columns import INTERACTIONS
-from bot.imports.pipeline import Source, read_file, run_import
+from bot.imports.pipeline import Source, from_path, run_import
 from bot.imports.report import ImportReport
 from bot.imports.store import (
     ClientLookup,
@@ -153,23 +152,4 @@ async def import_interactions_data(
     )
 
 
-async def import_interactions(
-    database: Database,
-    path: Path,
-    *,
-    tz: str = DEFAULT_TZ,
-    actor: str = "cli",
-    actor_staff_id: int | None = None,
-    progress: Progress | None = None,
-) -> ImportReport:
-    """Import interactions from a CSV or XLSX file on disk."""
-    data, name = await read_file(path)
-    return await import_interactions_data(
-        database,
-        data,
-        name,
-        tz=tz,
-        actor=actor,
-        actor_staff_id=actor_staff_id,
-        progress=progress,
-    )
+import_interactions = from_path(import_interactions_data)

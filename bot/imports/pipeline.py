@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -38,6 +39,25 @@ async def read_file(path: Path) -> tuple[bytes, str]:
     """The file's bytes (read off the event loop) and its name for the report."""
     path = Path(path)
     return await asyncio.to_thread(path.read_bytes), path.name
+
+
+P = ParamSpec("P")
+
+
+def from_path(
+    import_data: Callable[Concatenate[Database, Source, str, P], Awaitable[ImportReport]],
+) -> Callable[Concatenate[Database, Path, P], Awaitable[ImportReport]]:
+    """The on-disk variant of an import: read the file, then import its bytes under its name."""
+
+    @functools.wraps(import_data)
+    async def import_file(
+        database: Database, path: Path, *args: P.args, **kwargs: P.kwargs
+    ) -> ImportReport:
+        data, name = await read_file(path)
+        return await import_data(database, data, name, *args, **kwargs)
+
+    import_file.__doc__ = "Import from a CSV or XLSX file on disk (see the data variant)."
+    return import_file
 
 
 async def run_import(

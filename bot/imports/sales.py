@@ -10,13 +10,12 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.imports.columns import SALES
-from bot.imports.pipeline import Source, read_file, run_import
+from bot.imports.pipeline import Source, from_path, run_import
 from bot.imports.report import ImportReport
 from bot.imports.store import ClientLookup, Progress, existing_keys, insert_rows, row_key
 from bot.imports.values import (
@@ -142,16 +141,4 @@ async def import_sales_data(
     )
 
 
-async def import_sales(
-    database: Database,
-    path: Path,
-    *,
-    actor: str = "cli",
-    actor_staff_id: int | None = None,
-    progress: Progress | None = None,
-) -> ImportReport:
-    """Import sales from a CSV or XLSX file on disk."""
-    data, name = await read_file(path)
-    return await import_sales_data(
-        database, data, name, actor=actor, actor_staff_id=actor_staff_id, progress=progress
-    )
+import_sales = from_path(import_sales_data)
