@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, BinaryIO, Concatenate, ParamSpec, TypeVar
@@ -49,14 +48,14 @@ def from_path(
 ) -> Callable[Concatenate[Database, Path, P], Awaitable[ImportReport]]:
     """The on-disk variant of an import: read the file, then import its bytes under its name."""
 
-    @functools.wraps(import_data)
     async def import_file(
         database: Database, path: Path, *args: P.args, **kwargs: P.kwargs
     ) -> ImportReport:
         data, name = await read_file(path)
         return await import_data(database, data, name, *args, **kwargs)
 
-    import_file.__doc__ = "Import from a CSV or XLSX file on disk (see the data variant)."
+    import_file.__name__ = import_file.__qualname__ = import_data.__name__.removesuffix("_data")
+    import_file.__doc__ = f"Import from a CSV or XLSX file on disk (see {import_data.__name__})."
     return import_file
 
 
