@@ -76,6 +76,7 @@ def _encode(narrow: repo.Narrow | None, teams: list[str]) -> list[str]:
 
 
 def _keyboard(summary: service.Summary, t: Translator, teams: list[str]) -> InlineKeyboardMarkup:
+    """Drill-down buttons (team buttons only on the whole summary) and the chart button."""
     rows: list[list[InlineKeyboardButton]] = []
 
     def button(text: str, *parts: str) -> InlineKeyboardButton:
@@ -138,7 +139,6 @@ async def _build(
 async def _answer(update: Update, context: CRMContext, narrow: repo.Narrow | None) -> None:
     summary = await _build(context, narrow)
     t = context.t
-    teams = await repo.teams(context.session, scope=context.scope)
     avg = summary.complaints.satisfaction_avg
     text = render(
         "summary",
@@ -150,7 +150,7 @@ async def _answer(update: Update, context: CRMContext, narrow: repo.Narrow | Non
         satisfaction=f"{avg:.1f}".replace(".", "," if context.lang == "ru" else ".") if avg else "",
         managers=[m for m in summary.by_manager[:5] if m.at_risk] if narrow is None else [],
     )
-    await show(update, text, _keyboard(summary, t, teams))
+    await show(update, text, _keyboard(summary, t, summary.teams))
 
 
 def _refused(context: CRMContext) -> bool:

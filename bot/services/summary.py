@@ -121,5 +121,5 @@ async def build(
             session, scope=scope, narrow=narrow, since=today - timedelta(days=7)
         ),
         trend=await repo.at_risk_trend(session, scope=scope, narrow=narrow, days=weeks),
-        teams=await repo.teams(session, scope=scope) if narrow is None else [],
+        teams=await repo.teams(session, scope=scope),
     )
