@@ -185,7 +185,7 @@ async def test_stale_buttons_answer_instead_of_crashing(
 
 async def test_too_long_paste_gets_a_short_answer(bot: BotUnderTest, world: dict[str, int]) -> None:
     anna = bot.chat(ANNA)
-    reply = await anna.send("я" * 4000)
+    reply = await anna.send("я" * 10_000)
     assert reply.text == "Слишком длинный текст: не больше 200 символов."
 
 
