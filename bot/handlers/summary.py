@@ -5,30 +5,19 @@ from __future__ import annotations
 from time import monotonic
 
 from sqlmodel import select
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram import InputFile, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot import callbacks
 from bot.domain import ClientType, Role, Strategy
-from bot.i18n import Translator
 from bot.menu import SUPERVISORS, MenuCommand
 from bot.messaging import send, show
-from bot.render import render
 from bot.runtime import CRMContext
 from bot.services import summary as service
+from bot.services import summary_view as view
 from db.models import Staff
 from db.repositories import summary as repo
 
 MENU = [MenuCommand("summary", SUPERVISORS, order=60)]
-SUMMARY, CHART = "sum", "sumc"
-KINDS = {"t": "type", "s": "strategy", "m": "manager", "g": "team"}
-CODES = {kind: code for code, kind in KINDS.items()}
-
-
-def _label(t: Translator, kind: str, key: str) -> str:
-    if key == service.UNCLASSIFIED:
-        return t.text("summary.unclassified")
-    return t.text(f"{kind}.{key}")
 
 
 def _plain(text: str) -> str:
@@ -55,53 +44,8 @@ async def resolve_segment(context: CRMContext, arg: str) -> repo.Narrow | None:
     return None
 
 
-def _title(summary: service.Summary, t: Translator, context: CRMContext) -> str:
-    narrow = summary.narrow
-    if narrow is None:
-        team = context.me.team if context.me.role == Role.SUPERVISOR else None
-        return t.text("summary.title_team", team=team) if team else t.text("summary.title_all")
-    if narrow.kind == "team":
-        return t.text("summary.title_team", team=narrow.key)
-    if narrow.kind == "manager":
-        name = summary.manager_names.get(narrow.key, f"#{narrow.key}")
-        return t.text("summary.title_segment", segment=name)
-    return t.text("summary.title_segment", segment=_label(t, narrow.kind, narrow.key))
-
-
-def _encode(narrow: repo.Narrow | None, teams: list[str]) -> list[str]:
-    if narrow is None:
-        return ["a"]
-    key = str(teams.index(narrow.key)) if narrow.kind == "team" else narrow.key
-    return [CODES[narrow.kind], key]
-
-
-def _keyboard(summary: service.Summary, t: Translator, teams: list[str]) -> InlineKeyboardMarkup:
-    """Drill-down buttons (team buttons only on the whole summary) and the chart button."""
-    rows: list[list[InlineKeyboardButton]] = []
-
-    def button(text: str, *parts: str) -> InlineKeyboardButton:
-        return InlineKeyboardButton(text, callback_data=callbacks.pack(*parts))
-
-    if summary.narrow is None:
-        segments = [s for s in summary.by_type if s.key != service.UNCLASSIFIED]
-        row = [button(_label(t, "type", s.key), SUMMARY, "t", s.key) for s in segments]
-        rows += [row[i : i + 3] for i in range(0, len(row), 3)]
-        strategies = [s for s in summary.by_strategy if s.key != service.UNCLASSIFIED]
-        row = [button(_label(t, "strategy", s.key), SUMMARY, "s", s.key) for s in strategies]
-        rows += [row[i : i + 2] for i in range(0, len(row), 2)]
-        team_row = [button(team[:30], SUMMARY, "g", str(i)) for i, team in enumerate(teams)]
-        rows += [team_row[i : i + 3] for i in range(0, len(team_row), 3)]
-        people = [
-            button(summary.manager_names.get(m.key, m.key)[:30], SUMMARY, "m", m.key)
-            for m in summary.by_manager[: service.TOP_MANAGERS]
-            if m.at_risk
-        ]
-        rows += [people[i : i + 2] for i in range(0, len(people), 2)]
-    extra = [button(t.text("summary.chart"), CHART, *_encode(summary.narrow, teams))]
-    if summary.narrow is not None:
-        extra.insert(0, button(t.text("summary.back"), SUMMARY, "a"))
-    rows.append(extra)
-    return InlineKeyboardMarkup(rows)
+def _title(summary: service.Summary, context: CRMContext) -> str:
+    return view.title(summary, context.t, role=context.me.role, team=context.me.team)
 
 
 # The chart button comes right after the text: it draws the summary the user just read instead
@@ -138,19 +82,8 @@ async def _build(
 
 async def _answer(update: Update, context: CRMContext, narrow: repo.Narrow | None) -> None:
     summary = await _build(context, narrow)
-    t = context.t
-    avg = summary.complaints.satisfaction_avg
-    text = render(
-        "summary",
-        context.lang,
-        s=summary,
-        title=_title(summary, t, context),
-        type_label=lambda key: _label(t, "type", key),
-        strategy_label=lambda key: _label(t, "strategy", key),
-        satisfaction=f"{avg:.1f}".replace(".", "," if context.lang == "ru" else ".") if avg else "",
-        managers=[m for m in summary.by_manager[:5] if m.at_risk] if narrow is None else [],
-    )
-    await show(update, text, _keyboard(summary, t, summary.teams))
+    text = view.render_text(summary, context.lang, _title(summary, context))
+    await show(update, text, view.keyboard(summary, context.t))
 
 
 def _refused(context: CRMContext) -> bool:
@@ -174,9 +107,9 @@ async def _narrow_from(context: CRMContext, parts: list[str]) -> repo.Narrow | b
     """The narrowing a button stands for; False when the button is out of date."""
     if parts[1:2] == ["a"]:
         return None
-    if len(parts) != 3 or parts[1] not in KINDS:
+    if len(parts) != 3 or parts[1] not in view.KINDS:
         return False
-    kind, key = KINDS[parts[1]], parts[2]
+    kind, key = view.KINDS[parts[1]], parts[2]
     if kind == "team":
         teams = await repo.teams(context.session, scope=context.scope)
         if not key.isdigit() or int(key) >= len(teams):
@@ -206,18 +139,9 @@ async def on_chart_button(update: Update, context: CRMContext) -> None:
         await query.answer(context.t.text("errors.stale"), show_alert=True)
         return
     await query.answer()
-    from bot.services.charts import Bar, segment_chart
-
     summary = await _build(context, narrow or None, reuse=True)
     t = context.t
-    bars = [Bar(_label(t, "type", s.key), s.client_share, s.revenue_share) for s in summary.by_type]
-    png = segment_chart(
-        _title(summary, t, context),
-        bars,
-        legend=(t.text("summary.chart_clients"), t.text("summary.chart_revenue")),
-        trend=[(day.strftime("%d.%m"), count) for day, count in summary.trend],
-        trend_title=t.text("summary.chart_trend"),
-    )
+    png = view.chart(summary, t, _title(summary, context))
     chat = update.effective_chat
     assert chat is not None
     await chat.send_photo(
@@ -227,5 +151,5 @@ async def on_chart_button(update: Update, context: CRMContext) -> None:
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("summary", summary_command))
-    app.add_handler(CallbackQueryHandler(on_summary_button, pattern=rf"^{SUMMARY}:"))
-    app.add_handler(CallbackQueryHandler(on_chart_button, pattern=rf"^{CHART}:"))
+    app.add_handler(CallbackQueryHandler(on_summary_button, pattern=rf"^{view.SUMMARY}:"))
+    app.add_handler(CallbackQueryHandler(on_chart_button, pattern=rf"^{view.CHART}:"))
