@@ -1,4 +1,4 @@
-"""`crmbot alerts …`: run the morning digest by hand and see how deliveries went."""
+"""`crmbot alerts …`: send the digest or the weekly summary by hand and see how deliveries went."""
 
 from __future__ import annotations
 
@@ -16,10 +16,17 @@ from db.session import Database
 
 T = TypeVar("T")
 
-alerts_app = typer.Typer(help="The morning retention digest.")
+alerts_app = typer.Typer(help="The morning retention digest and the supervisors' weekly summary.")
 console = Console()
 err = Console(stderr=True)
 DateOption = Annotated[str | None, typer.Option("--date", help="The day, YYYY-MM-DD")]
+WeeklyOption = Annotated[
+    bool,
+    typer.Option(
+        "--weekly", help="The supervisors' weekly summary (of the day's week), not the digest"
+    ),
+]
+STATUSES = ("sent", "skipped", "pending", "failed", "blocked")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -52,23 +59,25 @@ def _run(settings: Settings, make: Callable[[Database], Awaitable[T]]) -> T:
 
 
 @alerts_app.command("send-now")
-def send_now(when: DateOption = None) -> None:
-    """Deliver the digests now, whatever the time: each person once per day (the ledger)."""
+def send_now(when: DateOption = None, weekly: WeeklyOption = False) -> None:
+    """Deliver the digests (or weekly summaries) now, whatever the time: once each (the ledger)."""
     from bot.app import build_application
     from bot.runtime import system_clock
     from bot.services import delivery
+    from bot.services import weekly as weekly_service
 
     settings = get_settings()
     if not settings.bot_token:
         raise _fail("TELEGRAM_BOT_TOKEN: expected a token from @BotFather; it is not set")
     day = _day(when)
+    plan = weekly_service.PLAN if weekly else delivery.DIGEST
 
     async def _send(database: Database) -> delivery.RunReport:
         # The same bot as `crmbot run`: AIORateLimiter, the same delivery code.
         app = build_application(settings, database)
         async with app.bot:
             return await delivery.run(
-                app.bot, database, settings, clock=system_clock, manual=True, day=day
+                app.bot, database, settings, clock=system_clock, plan=plan, manual=True, day=day
             )
 
     report = _run(settings, _send)
@@ -88,26 +97,37 @@ def send_now(when: DateOption = None) -> None:
 
 @alerts_app.command("status")
 def status(when: DateOption = None) -> None:
-    """How the digests of a day went: counts by status, then every row that needs a look."""
+    """How a day's digests and its week's summaries went: counts, then every row needing a look."""
+    from bot.services.weekly import monday_of
+    from db.models.alerts import DeliveryKind
     from db.repositories import alerts as repo
 
     settings = get_settings()
     day = _day(when) or datetime.now(settings.zone).date()
+    monday = monday_of(day)
+    kinds = {DeliveryKind.DIGEST: day, DeliveryKind.WEEKLY: monday}
 
-    async def _status(database: Database) -> tuple[dict[str, int], Table, list[str]]:
-        table = Table("Name", "Telegram id", "Status", "Claims", "Sends", "Claimed at", "Error")
+    async def _status(
+        database: Database,
+    ) -> tuple[dict[DeliveryKind, dict[str, int]], Table, list[str]]:
+        table = Table(
+            "Kind", "Name", "Telegram id", "Status", "Claims", "Sends", "Claimed at", "Error"
+        )
+        counts: dict[DeliveryKind, dict[str, int]] = {}
         async with database.session() as session:
-            counts = await repo.status_counts(session, day=day)
-            for row, person in await repo.problems(session, day=day):
-                table.add_row(
-                    person.name,
-                    str(person.telegram_id),
-                    row.status.value,
-                    str(row.claims),
-                    str(row.attempts),
-                    f"{row.claimed_at.astimezone(settings.zone):%H:%M:%S}",
-                    (row.error or "")[:80],
-                )
+            for kind, of in kinds.items():
+                counts[kind] = await repo.status_counts(session, day=of, kind=kind)
+                for row, person in await repo.problems(session, day=of, kind=kind):
+                    table.add_row(
+                        kind.value,
+                        person.name,
+                        str(person.telegram_id),
+                        row.status.value,
+                        str(row.claims),
+                        str(row.attempts),
+                        f"{row.claimed_at.astimezone(settings.zone):%H:%M:%S}",
+                        (row.error or "")[:80],
+                    )
             blocked = [
                 f"{p.name} ({p.telegram_id}) since {p.blocked_at:%Y-%m-%d}"
                 for p in await repo.blocked_staff(session)
@@ -116,9 +136,17 @@ def status(when: DateOption = None) -> None:
         return counts, table, blocked
 
     counts, table, blocked = _run(settings, _status)
-    order = ("sent", "skipped", "pending", "failed", "blocked")
-    line = ", ".join(f"{name} {counts.get(name, 0)}" for name in order)
+    digests = counts[DeliveryKind.DIGEST]
+    line = ", ".join(f"{name} {digests.get(name, 0)}" for name in STATUSES)
     console.print(f"Digests of {day:%Y-%m-%d}: {line}.", markup=False, highlight=False)
+    summaries = counts[DeliveryKind.WEEKLY]
+    if summaries or day == monday:
+        line = ", ".join(f"{name} {summaries.get(name, 0)}" for name in STATUSES)
+        console.print(
+            f"Weekly summaries of the week of {monday:%Y-%m-%d}: {line}.",
+            markup=False,
+            highlight=False,
+        )
     if table.row_count:
         console.print(table)
     if blocked:

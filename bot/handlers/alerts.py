@@ -1,4 +1,4 @@
-"""The morning retention digest: its schedule, /atrisk, /alerts, and the digest's buttons."""
+"""The digest and weekly summary schedule, /atrisk, /alerts, and the morning digest's buttons."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from bot.menu import MenuCommand
 from bot.messaging import send, show
 from bot.render import render
 from bot.runtime import CRMApplication, CRMContext, StaffInfo
-from bot.services import delivery
+from bot.services import delivery, weekly
 from bot.services import digest as digest_service
 from bot.services.digest_view import (
     ATRISK_PAGE,
@@ -48,6 +48,7 @@ from bot.strategies.alerting import (
     parse_time_arg,
 )
 from db.models import Staff
+from db.models.alerts import DeliveryKind
 from db.repositories import alerts as repo
 from db.repositories import staff as staff_repo
 
@@ -65,22 +66,32 @@ JOB_NAME = "alerts.tick"
 # ---- the schedule --------------------------------------------------------------------------
 
 
+PLANS = (delivery.DIGEST, weekly.PLAN)
+
+
 async def tick(context: CRMContext) -> None:
-    """Every minute: deliver the digests that are due (their time passed, within the grace)."""
+    """Every minute: deliver the digests and weekly summaries that are due (within the grace)."""
     app: CRMApplication = context.application  # type: ignore[assignment]
     services = app.services
     cache = blocked_cache(app)
-    try:
-        await delivery.run(
-            app.bot, services.db, services.settings, clock=services.now, on_blocked=cache.add
-        )
-    except Exception:
-        log.exception("the morning digest run failed; the next tick tries again")
+    for plan in PLANS:
+        try:
+            await delivery.run(
+                app.bot,
+                services.db,
+                services.settings,
+                clock=services.now,
+                plan=plan,
+                on_blocked=cache.add,
+            )
+        except Exception:
+            # One kind failing must not hold back the other.
+            log.exception("the %s run failed; the next tick tries again", plan.name)
 
 
 def schedule(app: Application) -> None:  # type: ignore[type-arg]
     if app.job_queue is None:
-        log.warning("no job queue: morning digests are sent only by `crmbot alerts send-now`")
+        log.warning("no job queue: scheduled messages go only by `crmbot alerts send-now`")
         return
     app.job_queue.run_repeating(
         tick,
@@ -259,7 +270,8 @@ async def digest_page(context: CRMContext, delivery_id: int, page: int) -> Page 
     """A page of a digest this user received, with current figures; None if not theirs."""
     services = context.services
     row = await repo.get_delivery(context.session, delivery_id=delivery_id)
-    if row is None or row.staff_id != context.me.id:
+    # A weekly summary's row is no digest: its id in a crafted button pages nothing.
+    if row is None or row.staff_id != context.me.id or row.kind != DeliveryKind.DIGEST:
         return None
     items, quiet = await digest_service.digest_items(
         context.session, delivery=row, scope=context.scope, today=services.today(context.tz)

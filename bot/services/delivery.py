@@ -1,21 +1,24 @@
-"""Delivering the morning digest: once per person per day, through Telegram's limits and failures.
+"""Scheduled deliveries: once per person, day and kind, through Telegram's limits and failures.
 
-For each person whose digest is due:
+Each kind of delivery is a `Plan`: who gets it, on which days, and a builder of what it says.
+The morning digest (`DIGEST`, here) goes to everyone with alerts on, on their alert days; the
+weekly summary (`bot.services.weekly.PLAN`) to supervisors on Mondays. For each person due:
 
-1. Claim: insert their (person, day) row into the delivery ledger and commit. The unique
+1. Claim: insert their (person, day, kind) row into the delivery ledger and commit. The unique
    constraint makes a second claim — a restart, a second process, `crmbot alerts send-now` after
    the scheduled run — a no-op. Nothing is sent without a committed claim.
-2. Build the digest (bot.services.digest). Nothing new → the row ends 'skipped'.
-3. Send one message, with retries: RetryAfter is waited out, network errors and 5xx are retried
-   with exponential backoff, a 403 marks the person as having blocked the bot.
-4. Record the outcome and, when sent, what the person has now been alerted about — one
-   transaction.
+2. Build the content (the plan's builder). No text → the row ends 'skipped'.
+3. Send the text, then the photo if there is one, with retries: RetryAfter is waited out,
+   network errors and 5xx are retried with exponential backoff, a 403 marks the person as
+   having blocked the bot.
+4. Record the outcome and, when sent, the builder's bookkeeping (for the digest, what the person
+   has now been alerted about) — one transaction.
 
 A claim left 'pending' (the process died between 1 and 4) is taken over by a later run after
 `Policy.stale_after`. Telegram cannot tell whether that message went out, so the takeover makes
 delivery at-least-once in that window; a failed claim is retried by later runs up to
 `Policy.max_claims`. Timeouts and 5xx answers are just as ambiguous (Telegram may have delivered
-before the answer was lost), so their retries also lean to a rare duplicate over a lost digest.
+before the answer was lost), so their retries also lean to a rare duplicate over a lost message.
 """
 
 from __future__ import annotations
@@ -27,15 +30,17 @@ import random
 import socket
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import partial
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import Bot, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardMarkup, InputFile, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
@@ -46,7 +51,7 @@ from bot.services import digest as digest_service
 from bot.services.digest_view import Page, keyboard, render_text
 from bot.strategies.alerting import due_day, parse_days, zone
 from db.models import Staff
-from db.models.alerts import AlertDelivery, DeliveryStatus
+from db.models.alerts import AlertDelivery, DeliveryKind, DeliveryStatus
 from db.repositories import alerts as repo
 from db.session import Database
 
@@ -58,13 +63,14 @@ PROCESS = f"{socket.gethostname()}:{os.getpid()}"[:100]
 class Policy:
     """Retry and takeover rules of a delivery run."""
 
-    tries: int = 4  # sendMessage attempts per claim on network errors and 5xx
+    tries: int = 4  # attempts per send on network errors and 5xx
     backoff: float = 0.5  # seconds before the first retry, doubled for each next one
     max_backoff: float = 8.0
-    # Total RetryAfter waiting per person; a longer flood ban fails the claim for a later run.
+    # Total RetryAfter waiting per send; a longer flood ban fails the claim for a later run.
     retry_after_budget: float = 120.0
-    # A whole send, retries included (AIORateLimiter's own RetryAfter waits too), gives up after
-    # this; it must stay well below stale_after, or a slow send would look abandoned.
+    # A person's whole delivery (text and photo, retries included, AIORateLimiter's own
+    # RetryAfter waits too) gives up after this; it must stay well below stale_after, or a slow
+    # send would look abandoned.
     send_timeout: float = 240.0
     # A pending claim older than this was left by a process that died: take it over.
     stale_after: timedelta = timedelta(minutes=10)
@@ -79,7 +85,7 @@ DEFAULT_POLICY = Policy()
 
 class Outcome(StrEnum):
     SENT = "sent"
-    SKIPPED = "skipped"  # nothing new
+    SKIPPED = "skipped"  # nothing to say
     BLOCKED = "blocked"
     FAILED = "failed"
     TAKEN = "taken"  # already claimed: by an earlier run or another process
@@ -111,6 +117,82 @@ class SendResult:
     error: str | None = None
 
 
+# ---- what a plan sends ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    """A claimed delivery to build: whom, for which day (the ledger's), and when."""
+
+    person: Staff
+    day: date
+    delivery_id: int
+    settings: Settings
+    now: datetime
+
+    @property
+    def staff_id(self) -> int:
+        assert self.person.id is not None
+        return self.person.id
+
+    @property
+    def lang(self) -> str:
+        return pick_language(self.person.language, self.settings.language)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return zone(self.person.timezone, self.settings.timezone)
+
+
+# Bookkeeping written in the outcome's transaction: (session, now).
+Record = Callable[[AsyncSession, datetime], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Content:
+    """What one person gets: a text message, then a photo if any. No text: nothing to say."""
+
+    text: str | None
+    markup: InlineKeyboardMarkup | None = None
+    photo: bytes | None = None  # PNG, sent after the text
+    caption: str | None = None
+    items: list[dict[str, Any]] | None = None  # the ledger row's items
+    # Runs when the content was sent, or skipped as empty; never when sending failed.
+    record: Record | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.text is None
+
+
+Builder = Callable[[AsyncSession, Request], Awaitable[Content]]
+
+
+def _alert_days(person: Staff) -> frozenset[int]:
+    return parse_days(person.alert_days)
+
+
+def _same_day(day: date) -> date:
+    return day
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One kind of scheduled delivery: who gets it, on which days, and what it says."""
+
+    kind: DeliveryKind
+    name: str  # for logs
+    build: Builder
+    roles: frozenset[Role] | None = None  # None: every role
+    # The ISO weekdays it is due for a person, at their alert time.
+    weekdays: Callable[[Staff], frozenset[int]] = _alert_days
+    # The ledger day a run by hand for `day` stands for (the weekly summary: that week's Monday).
+    period: Callable[[date], date] = _same_day
+
+
+# ---- sending -------------------------------------------------------------------------------
+
+
 class Writes:
     """Write transactions of one run; on SQLite, one at a time within the process.
 
@@ -140,28 +222,51 @@ def _retry_after_seconds(error: RetryAfter) -> float:
     return delta.total_seconds() if isinstance(delta, timedelta) else 1.0
 
 
-async def send_with_retries(
-    bot: Bot,
-    chat_id: int,
-    text: str,
-    markup: InlineKeyboardMarkup | None,
-    policy: Policy = DEFAULT_POLICY,
+async def _send_text(bot: Bot, chat_id: int, content: Content) -> Message:
+    assert content.text is not None
+    return await bot.send_message(
+        chat_id,
+        content.text,
+        parse_mode=ParseMode.HTML,
+        reply_markup=content.markup,
+        disable_web_page_preview=True,
+    )
+
+
+async def _send_photo(bot: Bot, chat_id: int, content: Content) -> Message:
+    assert content.photo is not None
+    # A fresh InputFile per attempt: an upload is not to be reused after a failed request.
+    photo = InputFile(content.photo, filename="chart.png")
+    return await bot.send_photo(chat_id, photo, caption=content.caption)
+
+
+async def send_content(
+    bot: Bot, chat_id: int, content: Content, policy: Policy = DEFAULT_POLICY
 ) -> SendResult:
-    """Send one message, waiting out flood control and retrying transient failures."""
-    result = SendResult()
+    """Send the text, then the photo, each with retries, within one time budget.
+
+    The result is the text's: once it is out the delivery counts as sent, and a photo that could
+    not follow is only noted in `error`.
+    """
+    text, photo = SendResult(), SendResult()
     try:
         async with asyncio.timeout(policy.send_timeout):
-            await _send(bot, chat_id, text, markup, policy, result)
+            await _retry(partial(_send_text, bot, chat_id, content), chat_id, policy, text)
+            if text.message_id is not None and content.photo is not None:
+                await _retry(partial(_send_photo, bot, chat_id, content), chat_id, policy, photo)
     except TimeoutError:
-        result.error = f"gave up after {policy.send_timeout:g} s"
-    return result
+        late = photo if text.message_id is not None else text
+        late.error = f"gave up after {policy.send_timeout:g} s"
+    text.attempts += photo.attempts
+    if text.message_id is not None and content.photo is not None and photo.message_id is None:
+        text.error = f"photo: {photo.error}"
+        text.blocked = photo.blocked
+    return text
 
 
-async def _send(
-    bot: Bot,
+async def _retry(
+    attempt: Callable[[], Awaitable[Message]],
     chat_id: int,
-    text: str,
-    markup: InlineKeyboardMarkup | None,
     policy: Policy,
     result: SendResult,
 ) -> None:
@@ -170,13 +275,7 @@ async def _send(
     while True:
         result.attempts += 1
         try:
-            message = await bot.send_message(
-                chat_id,
-                text,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup,
-                disable_web_page_preview=True,
-            )
+            message = await attempt()
         except RetryAfter as error:
             delay = _retry_after_seconds(error)
             if waited + delay > policy.retry_after_budget:
@@ -209,10 +308,53 @@ async def _send(
             return
 
 
+# ---- the morning digest --------------------------------------------------------------------
+
+
+async def digest_content(session: AsyncSession, request: Request) -> Content:
+    """The morning digest; nothing when nothing is new. Alert memory is written with the outcome."""
+    person, day, staff_id = request.person, request.day, request.staff_id
+    digest = await digest_service.build(session, staff=person, day=day, now=request.now)
+
+    async def forget(session: AsyncSession, now: datetime) -> None:
+        await repo.forget(session, staff_id=staff_id, client_ids=digest.forget)
+
+    if digest.empty:
+        return Content(text=None, record=forget)
+
+    async def remember(session: AsyncSession, now: datetime) -> None:
+        await repo.remember(session, staff_id=staff_id, day=day, now=now, states=digest.remember)
+        await forget(session, now)
+
+    page = Page(
+        kind="digest",
+        day=day,
+        items=digest_service.page_of(digest.items, 1),
+        page=1,
+        total=len(digest.items),
+        quiet=digest.quiet,
+        team=digest.team,
+        team_name=person.team if person.role == Role.SUPERVISOR else None,
+        delivery_id=request.delivery_id,
+    )
+    return Content(
+        text=render_text(page, request.lang, request.tz.key),
+        markup=keyboard(page, request.lang),
+        items=digest.ledger_items(),
+        record=remember,
+    )
+
+
+DIGEST = Plan(kind=DeliveryKind.DIGEST, name="morning digest", build=digest_content)
+
+
+# ---- runs ----------------------------------------------------------------------------------
+
+
 def claimable(
     row: AlertDelivery | None, now: datetime, policy: Policy, *, manual: bool = False
 ) -> bool:
-    """Whether a run may claim this (person, day): free, stale, or failed and due a retry."""
+    """Whether a run may claim this (person, day, kind): free, stale, or failed and due a retry."""
     if row is None:
         return True
     if row.status == DeliveryStatus.PENDING:
@@ -226,17 +368,23 @@ def claimable(
 
 
 def person_day(
-    person: Staff, settings: Settings, now: datetime, *, manual: bool, day: date | None
+    person: Staff,
+    settings: Settings,
+    now: datetime,
+    *,
+    manual: bool,
+    day: date | None,
+    plan: Plan = DIGEST,
 ) -> date | None:
-    """The day whose digest this person is due at `now` (any day when run by hand)."""
+    """The ledger day of the plan's message this person is due at `now` (any day by hand)."""
     tz = zone(person.timezone, settings.timezone)
     if day is not None:
-        return day
+        return plan.period(day)
     if manual:
-        return now.astimezone(tz).date()
+        return plan.period(now.astimezone(tz).date())
     grace = timedelta(hours=settings.alert_grace_hours) if settings.alert_grace_hours else None
     at = person.alert_time or settings.alert_time
-    return due_day(now, tz, at, parse_days(person.alert_days), grace)
+    return due_day(now, tz, at, plan.weekdays(person), grace)
 
 
 async def run(
@@ -245,22 +393,23 @@ async def run(
     settings: Settings,
     *,
     clock: Callable[[], datetime],
+    plan: Plan = DIGEST,
     manual: bool = False,
     day: date | None = None,
     staff_ids: Collection[int] | None = None,
     policy: Policy = DEFAULT_POLICY,
     on_blocked: Callable[[int], Any] | None = None,
 ) -> RunReport:
-    """Deliver every digest due now (or, `manual`, every digest of `day`/today) once."""
+    """Deliver every message of the plan due now (or, `manual`, of `day`/today) once."""
     started = time.perf_counter()
     report = RunReport()
     now = clock()
     manual = manual or day is not None
     async with db.session() as session:
-        people = await repo.recipients(session, staff_ids=staff_ids)
+        people = await repo.recipients(session, staff_ids=staff_ids, roles=plan.roles)
     due = []
     for person in people:
-        when = person_day(person, settings, now, manual=manual, day=day)
+        when = person_day(person, settings, now, manual=manual, day=day, plan=plan)
         if when is not None:
             due.append((person, when))
     report.due = len(due)
@@ -268,11 +417,14 @@ async def run(
         return report
     async with db.session() as session:
         rows = await repo.deliveries(
-            session, staff_ids=[p.id for p, _ in due if p.id], days={d for _, d in due}
+            session,
+            staff_ids=[p.id for p, _ in due if p.id],
+            days={d for _, d in due},
+            kinds=[plan.kind],
         )
     work = []
     for person, when in due:
-        row = rows.get((person.id, when))  # type: ignore[arg-type]
+        row = rows.get((person.id, when, plan.kind))  # type: ignore[arg-type]
         if claimable(row, now, policy, manual=manual):
             work.append((person, when, row))
         else:
@@ -283,7 +435,7 @@ async def run(
     async def one(person: Staff, when: date, row: AlertDelivery | None) -> None:
         async with gate:
             outcome, error = await deliver(
-                bot, writes, settings, person, when, row, clock=clock, policy=policy
+                bot, writes, settings, person, when, row, clock=clock, policy=policy, plan=plan
             )
         report.outcomes[outcome] += 1
         if outcome == Outcome.FAILED:
@@ -296,17 +448,24 @@ async def run(
     await asyncio.gather(*(one(p, d, r) for p, d, r in work))
     report.seconds = time.perf_counter() - started
     if work:
-        log.info("morning digest run: %s", report.summary())
+        log.info("%s run: %s", plan.name, report.summary())
     return report
 
 
 async def _claim(
-    writes: Writes, person: Staff, day: date, row: AlertDelivery | None, now: datetime
+    writes: Writes,
+    person: Staff,
+    day: date,
+    row: AlertDelivery | None,
+    now: datetime,
+    kind: DeliveryKind,
 ) -> int | None:
     assert person.id is not None
     async with writes.session() as session:
         if row is None:
-            return await repo.claim(session, staff_id=person.id, day=day, now=now, by=PROCESS)
+            return await repo.claim(
+                session, staff_id=person.id, day=day, kind=kind, now=now, by=PROCESS
+            )
         return row.id if await repo.reclaim(session, row=row, now=now, by=PROCESS) else None
 
 
@@ -320,82 +479,34 @@ async def deliver(
     *,
     clock: Callable[[], datetime],
     policy: Policy = DEFAULT_POLICY,
+    plan: Plan = DIGEST,
 ) -> tuple[Outcome, str | None]:
-    """Claim, build, send and record one person's digest; never raises."""
+    """Claim, build, send and record one person's message of this plan; never raises."""
     assert person.id is not None
     try:
-        delivery_id = await _claim(writes, person, day, row, clock())
+        delivery_id = await _claim(writes, person, day, row, clock(), plan.kind)
     except Exception as error:
-        log.exception("could not claim the digest of staff %s for %s", person.id, day)
+        log.exception("could not claim the %s of staff %s for %s", plan.name, person.id, day)
         return Outcome.FAILED, f"claim: {error!r}"
     if delivery_id is None:
         return Outcome.TAKEN, None
     sent: SendResult | None = None
     try:
+        request = Request(person, day, delivery_id, settings, clock())
         async with writes.db.session() as session:
-            digest = await digest_service.build(session, staff=person, day=day, now=clock())
-        if digest.empty:
+            content = await plan.build(session, request)
+        if content.empty:
             async with writes.session() as session:
-                await repo.forget(session, staff_id=person.id, client_ids=digest.forget)
+                await _record(session, content, clock())
                 await repo.finish(
                     session, delivery_id=delivery_id, status=DeliveryStatus.SKIPPED, now=clock()
                 )
             return Outcome.SKIPPED, None
-        lang = pick_language(person.language, settings.language)
-        tz = zone(person.timezone, settings.timezone).key
-        page = Page(
-            kind="digest",
-            day=day,
-            items=digest_service.page_of(digest.items, 1),
-            page=1,
-            total=len(digest.items),
-            quiet=digest.quiet,
-            team=digest.team,
-            team_name=person.team if person.role == Role.SUPERVISOR else None,
-            delivery_id=delivery_id,
-        )
-        text, markup = render_text(page, lang, tz), keyboard(page, lang)
-        sent = await send_with_retries(bot, person.telegram_id, text, markup, policy)
+        sent = await send_content(bot, person.telegram_id, content, policy)
         async with writes.session() as session:
-            if sent.message_id is not None:
-                await repo.finish(
-                    session,
-                    delivery_id=delivery_id,
-                    status=DeliveryStatus.SENT,
-                    now=clock(),
-                    attempts=sent.attempts,
-                    message_id=sent.message_id,
-                    items=digest.ledger_items(),
-                )
-                await repo.remember(
-                    session, staff_id=person.id, day=day, now=clock(), states=digest.remember
-                )
-                await repo.forget(session, staff_id=person.id, client_ids=digest.forget)
-                return Outcome.SENT, None
-            if sent.blocked:
-                await repo.mark_blocked(session, staff_id=person.id, now=clock())
-                await repo.finish(
-                    session,
-                    delivery_id=delivery_id,
-                    status=DeliveryStatus.BLOCKED,
-                    now=clock(),
-                    attempts=sent.attempts,
-                    error=sent.error,
-                )
-                log.info("staff %s blocked the bot; digests paused", person.id)
-                return Outcome.BLOCKED, sent.error
-            await repo.finish(
-                session,
-                delivery_id=delivery_id,
-                status=DeliveryStatus.FAILED,
-                now=clock(),
-                attempts=sent.attempts,
-                error=sent.error,
-            )
-            log.warning("digest to staff %s failed: %s", person.id, sent.error)
-            return Outcome.FAILED, sent.error
+            return await _finish(session, plan, request, content, sent, clock())
     except Exception as error:
-        log.exception("digest of staff %s for %s failed", person.id, day)
+        log.exception("%s of staff %s for %s failed", plan.name, person.id, day)
         delivered = sent is not None and sent.message_id is not None
         try:
             async with writes.session() as session:
@@ -412,3 +523,52 @@ async def deliver(
         except Exception:
             log.exception("could not record the failure of delivery %s", delivery_id)
         return (Outcome.SENT, None) if delivered else (Outcome.FAILED, repr(error))
+
+
+async def _record(session: AsyncSession, content: Content, now: datetime) -> None:
+    if content.record is not None:
+        await content.record(session, now)
+
+
+async def _finish(
+    session: AsyncSession,
+    plan: Plan,
+    request: Request,
+    content: Content,
+    sent: SendResult,
+    now: datetime,
+) -> tuple[Outcome, str | None]:
+    """Record how the send ended, with the builder's bookkeeping when it went out."""
+    staff_id, delivery_id = request.staff_id, request.delivery_id
+    if sent.blocked:
+        # Also when the text went out and only the photo met the block: later runs skip them.
+        await repo.mark_blocked(session, staff_id=staff_id, now=now)
+    if sent.message_id is not None:
+        await repo.finish(
+            session,
+            delivery_id=delivery_id,
+            status=DeliveryStatus.SENT,
+            now=now,
+            attempts=sent.attempts,
+            message_id=sent.message_id,
+            items=content.items,
+            error=sent.error,  # a photo that could not follow the text
+        )
+        await _record(session, content, now)
+        if sent.error:
+            log.warning("%s to staff %s sent, but: %s", plan.name, staff_id, sent.error)
+        return Outcome.SENT, None
+    status = DeliveryStatus.BLOCKED if sent.blocked else DeliveryStatus.FAILED
+    await repo.finish(
+        session,
+        delivery_id=delivery_id,
+        status=status,
+        now=now,
+        attempts=sent.attempts,
+        error=sent.error,
+    )
+    if sent.blocked:
+        log.info("staff %s blocked the bot; deliveries paused", staff_id)
+        return Outcome.BLOCKED, sent.error
+    log.warning("%s to staff %s failed: %s", plan.name, staff_id, sent.error)
+    return Outcome.FAILED, sent.error

@@ -1,4 +1,4 @@
-"""The morning retention digest: the delivery ledger and what each person was last alerted about."""
+"""Scheduled deliveries (the morning digest, the weekly summary): the ledger and alert memory."""
 
 from __future__ import annotations
 
@@ -22,20 +22,33 @@ class DeliveryStatus(StrEnum):
     BLOCKED = "blocked"  # the person blocked the bot
 
 
+class DeliveryKind(StrEnum):
+    """What a ledger row delivers; each kind is claimed once per person and day on its own."""
+
+    DIGEST = "digest"  # the morning retention digest
+    WEEKLY = "weekly"  # the supervisors' Monday summary
+
+
 class AlertDelivery(SQLModel, table=True):
-    """One row per person per day: inserting it is the claim to send that day's digest."""
+    """One row per person, day and kind: inserting it is the claim to send that message."""
 
     __tablename__ = "alert_delivery"
     __table_args__ = (
-        # The exactly-once guarantee: a second claim for the same person and day conflicts.
-        UniqueConstraint("staff_id", "day"),
+        # The exactly-once guarantee: a second claim for the same person, day and kind conflicts.
+        UniqueConstraint("staff_id", "day", "kind", name="uq_alert_delivery_staff_id_day_kind"),
         Index("ix_alert_delivery_day_status", "day", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     staff_id: int = Field(foreign_key="staff.id", ondelete="CASCADE")
-    # The person's local date of the scheduled digest.
+    # The person's local date of the scheduled send; for the weekly summary, that week's Monday.
     day: date
+    # Rows written before kinds existed are digests: the server default keeps them so.
+    kind: DeliveryKind = Field(
+        default=DeliveryKind.DIGEST,
+        sa_type=enum_type(DeliveryKind),
+        sa_column_kwargs={"server_default": DeliveryKind.DIGEST.value},
+    )
     status: DeliveryStatus = Field(sa_type=enum_type(DeliveryStatus))
     claims: int = 1
     attempts: int = 0  # sendMessage calls over all claims

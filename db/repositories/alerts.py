@@ -1,4 +1,4 @@
-"""The morning digest's data: the delivery ledger, alert memory, at-risk clients, team figures."""
+"""Scheduled deliveries' data: the ledger (digest and weekly), alert memory, at-risk clients."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.domain import ClientStatus, ComplaintStatus, RiskLevel, Severity
+from bot.domain import ClientStatus, ComplaintStatus, RiskLevel, Role, Severity
 from bot.strategies.alerting import ALERT_LEVELS, RiskState
 from db.models import Client, Complaint, Staff
-from db.models.alerts import AlertDelivery, AlertMemory, DeliveryStatus
+from db.models.alerts import AlertDelivery, AlertMemory, DeliveryKind, DeliveryStatus
 from db.repositories.scope import Scope
 
 CHUNK = 900
@@ -33,12 +33,18 @@ async def _insert(session: AsyncSession) -> Any:
 
 
 async def claim(
-    session: AsyncSession, *, staff_id: int, day: date, now: datetime, by: str
+    session: AsyncSession,
+    *,
+    staff_id: int,
+    day: date,
+    now: datetime,
+    by: str,
+    kind: DeliveryKind = DeliveryKind.DIGEST,
 ) -> int | None:
-    """Insert the (person, day) row; its id, or None when a row is already there.
+    """Insert the (person, day, kind) row; its id, or None when a row is already there.
 
     The caller commits at once: the committed row is the claim, and the unique constraint makes
-    every other process's claim for the same person and day a no-op.
+    every other process's claim for the same person, day and kind a no-op.
     """
     insert = await _insert(session)
     table = AlertDelivery.__table__  # type: ignore[attr-defined]
@@ -47,6 +53,7 @@ async def claim(
         .values(
             staff_id=staff_id,
             day=day,
+            kind=kind,
             status=DeliveryStatus.PENDING,
             claims=1,
             attempts=0,
@@ -56,7 +63,7 @@ async def claim(
             created_at=now,
             updated_at=now,
         )
-        .on_conflict_do_nothing(index_elements=["staff_id", "day"])
+        .on_conflict_do_nothing(index_elements=["staff_id", "day", "kind"])
         .returning(table.c.id)
     )
     return (await session.exec(stmt)).scalar()
@@ -83,19 +90,28 @@ async def reclaim(session: AsyncSession, *, row: AlertDelivery, now: datetime, b
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+DeliveryKey = tuple[int, date, DeliveryKind]
+
+
 async def deliveries(
-    session: AsyncSession, *, staff_ids: Collection[int], days: Collection[date]
-) -> dict[tuple[int, date], AlertDelivery]:
-    """Ledger rows of these people on these days, by (staff_id, day)."""
-    out: dict[tuple[int, date], AlertDelivery] = {}
+    session: AsyncSession,
+    *,
+    staff_ids: Collection[int],
+    days: Collection[date],
+    kinds: Collection[DeliveryKind] | None = None,
+) -> dict[DeliveryKey, AlertDelivery]:
+    """Ledger rows of these people on these days (of these kinds), by (staff_id, day, kind)."""
+    out: dict[DeliveryKey, AlertDelivery] = {}
     ids = sorted(set(staff_ids))
     for start in range(0, len(ids), CHUNK):
         stmt = select(AlertDelivery).where(
             col(AlertDelivery.staff_id).in_(ids[start : start + CHUNK]),
             col(AlertDelivery.day).in_(sorted(set(days))),
         )
+        if kinds is not None:
+            stmt = stmt.where(col(AlertDelivery.kind).in_(sorted(set(kinds))))
         for row in (await session.exec(stmt)).all():
-            out[(row.staff_id, row.day)] = row
+            out[(row.staff_id, row.day, DeliveryKind(row.kind))] = row
     return out
 
 
@@ -435,9 +451,12 @@ async def overdue_critical(
 
 
 async def recipients(
-    session: AsyncSession, *, staff_ids: Collection[int] | None = None
+    session: AsyncSession,
+    *,
+    staff_ids: Collection[int] | None = None,
+    roles: Collection[Role] | None = None,
 ) -> list[Staff]:
-    """Active staff with alerts on who have not blocked the bot."""
+    """Active staff (of these roles) with alerts on who have not blocked the bot."""
     stmt = select(Staff).where(
         col(Staff.active).is_(True),
         col(Staff.alerts_enabled).is_(True),
@@ -445,6 +464,8 @@ async def recipients(
     )
     if staff_ids is not None:
         stmt = stmt.where(col(Staff.id).in_(sorted(set(staff_ids))))
+    if roles is not None:
+        stmt = stmt.where(col(Staff.role).in_(sorted(set(roles))))
     return list((await session.exec(stmt.order_by(col(Staff.id)))).all())
 
 
@@ -474,17 +495,22 @@ async def blocked_ids(session: AsyncSession) -> set[int]:
 # ---- status --------------------------------------------------------------------------------
 
 
-async def status_counts(session: AsyncSession, *, day: date) -> dict[str, int]:
+async def status_counts(
+    session: AsyncSession, *, day: date, kind: DeliveryKind = DeliveryKind.DIGEST
+) -> dict[str, int]:
+    """How the deliveries of one kind on a day ended, by status."""
     stmt = (
         sa_select(AlertDelivery.status, func.count())
-        .where(col(AlertDelivery.day) == day)
+        .where(col(AlertDelivery.day) == day, col(AlertDelivery.kind) == kind)
         .group_by(col(AlertDelivery.status))
     )
     return {str(status): int(n) for status, n in (await session.exec(stmt)).all()}
 
 
-async def problems(session: AsyncSession, *, day: date) -> list[tuple[AlertDelivery, Staff]]:
-    """Ledger rows of a day that did not end well (or have not ended), with their person."""
+async def problems(
+    session: AsyncSession, *, day: date, kind: DeliveryKind | None = None
+) -> list[tuple[AlertDelivery, Staff]]:
+    """Ledger rows of a day (of a kind, or all) that did not end well or have not ended."""
     stmt = (
         select(AlertDelivery, Staff)
         .join(Staff, col(Staff.id) == col(AlertDelivery.staff_id))
@@ -495,10 +521,14 @@ async def problems(session: AsyncSession, *, day: date) -> list[tuple[AlertDeliv
                     [DeliveryStatus.FAILED, DeliveryStatus.BLOCKED, DeliveryStatus.PENDING]
                 ),
                 col(AlertDelivery.claims) > 1,
+                # Sent with a note: the weekly chart that could not follow, an unrecorded send.
+                col(AlertDelivery.error).is_not(None),
             ),
         )
-        .order_by(col(AlertDelivery.status), col(Staff.name))
+        .order_by(col(AlertDelivery.kind), col(AlertDelivery.status), col(Staff.name))
     )
+    if kind is not None:
+        stmt = stmt.where(col(AlertDelivery.kind) == kind)
     return [(d, s) for d, s in (await session.exec(stmt)).all()]  # type: ignore[call-overload]
 
 
