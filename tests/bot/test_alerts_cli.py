@@ -80,3 +80,41 @@ async def test_send_now_needs_a_token_and_a_good_date(sqlite_url: str) -> None:
         "alerts", "send-now", "--date", "20.11.2026", url=sqlite_url, **token
     )
     assert code == 2 and "--date: expected YYYY-MM-DD" in err and "Traceback" not in err
+
+
+async def test_send_now_weekly_sends_the_weeks_summary_once_then_status(sqlite_url: str) -> None:
+    database = Database(sqlite_url)
+    async with database.session() as s:
+        manager = await make_staff(s, telegram_id=801, name="Менеджер", team="north")
+        boss = await make_staff(s, telegram_id=802, name="Boss", role=Role.SUPERVISOR, team="north")
+        gone = await make_staff(s, telegram_id=803, name="Gone", role=Role.SUPERVISOR)
+        await at_risk_client(s, manager.id)
+    async with FakeBotApi() as server:
+        for person in (manager, boss, gone):
+            server.user(person.telegram_id, person.name)
+        server.block_chat(gone.telegram_id)
+        env = {"TELEGRAM_BOT_TOKEN": server.token, "TELEGRAM_API_BASE_URL": server.base_url}
+        week = ("alerts", "send-now", "--weekly", "--date", "2026-11-25")  # a Wednesday
+        code, out, err = await crmbot(*week, url=sqlite_url, **env)
+        assert code == 0, err
+        assert out.startswith("Due 2: sent 1, nothing new 0, blocked 1, failed 0"), out
+        code, out, err = await crmbot(*week, url=sqlite_url, **env)
+        assert code == 0 and out.startswith("Due 1: sent 0") and "already done 1" in out, out
+        text, chart = server.messages(boss.telegram_id)
+        assert text.content.startswith("🗓 Итоги недели с 23 нояб. 2026")
+        assert chart.photo is not None
+        assert server.messages(manager.telegram_id) == []  # managers get no weekly summary
+    rows = await ledger(database)
+    await database.dispose()
+    assert sorted((r.kind, f"{r.day}", r.status) for r in rows) == [
+        ("weekly", "2026-11-23", "blocked"),
+        ("weekly", "2026-11-23", "sent"),
+    ]
+    code, out, err = await crmbot("alerts", "status", "--date", "2026-11-25", url=sqlite_url)
+    assert code == 0, err
+    assert "Digests of 2026-11-25: sent 0, skipped 0, pending 0, failed 0, blocked 0." in out
+    assert (
+        "Weekly summaries of the week of 2026-11-23: sent 1, skipped 0, pending 0, failed 0, "
+        "blocked 1." in out
+    )
+    assert re.search(r"weekly\s+│\s+Gone\s+│\s+803\s+│\s+blocked", out), out
