@@ -5,16 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, case, func, true
+from sqlalchemy import Select, bindparam, case, func, true
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import ComplaintStatus
 from db.models import Client, Complaint, Interaction, Sale, Staff
-from db.repositories.scope import Scope
+from db.repositories.scope import Scope, clients_bound
 
 
 async def get_in_scope(session: AsyncSession, *, client_id: int, scope: Scope) -> Client | None:
@@ -58,22 +59,22 @@ def _months_back(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, 28))
 
 
-def _value_columns(client_id: int, today: date) -> Select[Any]:
+def _value_columns() -> Select[Any]:
     """Sales sums of one client: 12-month revenue and margin, and the two half-years."""
-    start_12 = _months_back(today, 12)
-    start_6 = _months_back(today, 6)
+    since_12 = bindparam("since_12m")
+    since_6 = bindparam("since_6m")
 
-    def window(expr: Any, since: date, until: date | None = None) -> Any:
+    def window(expr: Any, since: Any, until: Any = None) -> Any:
         cond = Sale.date >= since if until is None else (Sale.date >= since) & (Sale.date < until)
         return func.sum(case((cond, expr), else_=None))
 
     return select(
-        window(Sale.amount, start_12).label("revenue_12m"),
-        window(Sale.margin, start_12).label("margin_12m"),
-        func.count(case((Sale.date >= start_12, Sale.margin), else_=None)).label("margins"),
-        window(Sale.amount, start_6).label("revenue_last_6m"),
-        window(Sale.amount, start_12, start_6).label("revenue_prev_6m"),
-    ).where(Sale.client_id == client_id, Sale.date <= today)
+        window(Sale.amount, since_12).label("revenue_12m"),
+        window(Sale.margin, since_12).label("margin_12m"),
+        func.count(case((Sale.date >= since_12, Sale.margin), else_=None)).label("margins"),
+        window(Sale.amount, since_6).label("revenue_last_6m"),
+        window(Sale.amount, since_12, since_6).label("revenue_prev_6m"),
+    ).where(Sale.client_id == bindparam("client_id"), Sale.date <= bindparam("today"))
 
 
 @dataclass(frozen=True)
@@ -88,10 +89,10 @@ class CardData:
     value: Value
 
 
-async def card_data(
-    session: AsyncSession, *, client_id: int, scope: Scope, today: date
-) -> CardData | None:
-    """The client (if in scope) with its owner, last contact, next step and sales figures."""
+@cache
+def _card_statement(shape: str) -> Select[Any]:
+    """The card's one statement, built once per scope shape: building it costs more than
+    running it, and the card is the bot's most frequent answer."""
     last = aliased(Interaction, name="last_contact")
     step = aliased(Interaction, name="next_step")
     last_id = (
@@ -120,16 +121,30 @@ async def card_data(
         )
         .scalar_subquery()
     )
-    figures = _value_columns(client_id, today).subquery()
-    stmt = (
+    figures = _value_columns().subquery()
+    return (
         select(Client, Staff.name, last, step, open_count, figures)
         .outerjoin(Staff, col(Staff.id) == col(Client.owner_id))
         .outerjoin(last, col(last.id) == last_id)
         .outerjoin(step, col(step.id) == step_id)
         .join(figures, true())
-        .where(Client.id == client_id, scope.clients())
+        .where(Client.id == bindparam("client_id"), clients_bound(shape))
     )
-    row = (await session.exec(stmt)).first()  # type: ignore[call-overload]
+
+
+async def card_data(
+    session: AsyncSession, *, client_id: int, scope: Scope, today: date
+) -> CardData | None:
+    """The client (if in scope) with its owner, last contact, next step and sales figures."""
+    params = {
+        "client_id": client_id,
+        "today": today,
+        "since_12m": _months_back(today, 12),
+        "since_6m": _months_back(today, 6),
+        **scope.params(),
+    }
+    result = await session.exec(_card_statement(scope.shape), params=params)  # type: ignore[call-overload]
+    row = result.first()
     if row is None:
         return None
     client, owner, last_row, step_row, complaints, revenue, margin, known, last6, prev6 = row

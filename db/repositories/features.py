@@ -9,11 +9,13 @@ dates as day numbers, so numpy gets plain numbers without per-value Python conve
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Float, Select, String, and_, cast, func, select, type_coerce
+from sqlalchemy import Float, Select, String, and_, bindparam, cast, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
@@ -70,7 +72,7 @@ def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
         yield ids[start : start + CHUNK]
 
 
-def _sales_columns(today: date, *, money: bool, write_off_days: int) -> list[Any]:
+def _sales_columns(*, money: bool) -> list[Any]:
     c = SALE.c
     bought = c.amount > 0
     columns = [
@@ -79,20 +81,18 @@ def _sales_columns(today: date, *, money: bool, write_off_days: int) -> list[Any
         epoch_days(func.min(c.date).filter(bought)).label("first_purchase"),
         epoch_days(func.max(c.date).filter(bought)).label("last_purchase"),
         _fsum(c.amount, bought).label("purchase_amount"),
-        _fsum(c.amount, c.date > today - timedelta(days=90)).label("revenue_90"),
-        _fsum(c.amount, c.date > today - timedelta(days=180)).label("revenue_180"),
+        _fsum(c.amount, c.date > bindparam("since_90d")).label("revenue_90"),
+        _fsum(c.amount, c.date > bindparam("since_180d")).label("revenue_180"),
     ]
     if not money:
         return columns
-    year = c.date >= months_back(today, 12)
-    unpaid = and_(bought, c.paid_date.is_(None), c.invoice_due < today)
-    lost = and_(
-        bought, c.paid_date.is_(None), c.invoice_due < today - timedelta(days=write_off_days)
-    )
+    year = c.date >= bindparam("since_12m")
+    unpaid = and_(bought, c.paid_date.is_(None), c.invoice_due < bindparam("today"))
+    lost = and_(bought, c.paid_date.is_(None), c.invoice_due < bindparam("write_off_before"))
     return [
         *columns,
         _fsum(c.amount, year).label("revenue_12m"),
-        _fsum(c.amount, c.date >= months_back(today, 6)).label("revenue_6m"),
+        _fsum(c.amount, c.date >= bindparam("since_6m")).label("revenue_6m"),
         _fsum(c.margin, year).label("margin_12m"),
         _fsum(c.amount, and_(year, c.margin.is_(None))).label("unknown_margin_12m"),
         _fsum(-c.amount, and_(year, c.amount < 0)).label("refunds_12m"),
@@ -108,6 +108,20 @@ def _sales_columns(today: date, *, money: bool, write_off_days: int) -> list[Any
     ]
 
 
+def _params(today: date, now: datetime, write_off_days: int) -> dict[str, Any]:
+    """Values of the bind parameters the prepared statements below use."""
+    return {
+        "today": today,
+        "now": now,
+        "year_ago": now - timedelta(days=365),
+        "since_90d": today - timedelta(days=90),
+        "since_180d": today - timedelta(days=180),
+        "since_12m": months_back(today, 12),
+        "since_6m": months_back(today, 6),
+        "write_off_before": today - timedelta(days=write_off_days),
+    }
+
+
 def _gaps_query() -> Select[Any]:
     """Each purchase's distance in days from the client's previous purchase (NULL for the first).
 
@@ -121,9 +135,10 @@ def _gaps_query() -> Select[Any]:
     ).where(c.amount > 0)
 
 
-def _complaint_columns(now: datetime) -> list[Any]:
+def _complaint_columns() -> list[Any]:
     c = COMPLAINT.c
-    year = c.created_at > now - timedelta(days=365)
+    now = bindparam("now")
+    year = c.created_at > bindparam("year_ago")
     is_open = c.status.in_(OPEN)
     rated = and_(year, c.satisfaction.is_not(None))
     by_severity = [
@@ -141,10 +156,12 @@ def _complaint_columns(now: datetime) -> list[Any]:
     ]
 
 
-def _interaction_columns(today: date) -> list[Any]:
+def _interaction_columns() -> list[Any]:
     c = INTERACTION.c
     overdue = and_(
-        c.next_step_due.is_not(None), c.next_step_due < today, c.next_step_done_at.is_(None)
+        c.next_step_due.is_not(None),
+        c.next_step_due < bindparam("today"),
+        c.next_step_done_at.is_(None),
     )
     return [
         c.client_id,
@@ -195,10 +212,12 @@ class _Filler:
                 target[pos] = values
 
 
-async def _fetch(conn: AsyncConnection, stmt: Any) -> list[Any]:
+async def _fetch(
+    conn: AsyncConnection, stmt: Any, params: dict[str, Any] | None = None
+) -> list[Any]:
     """Plain driver rows: at 100k rows, skipping Row objects and result processing is
     measurable. Every column read this way is a number or a string, which needs neither."""
-    result = await conn.execute(stmt)
+    result = await conn.execute(stmt, params or {})
     cursor = getattr(result, "cursor", None)
     if cursor is None:
         return list(result.all())
@@ -207,15 +226,77 @@ async def _fetch(conn: AsyncConnection, stmt: Any) -> list[Any]:
     return rows
 
 
-async def _rows(
-    conn: AsyncConnection, stmt: Select[Any], column: Any, ids: Sequence[int] | None
-) -> list[Any]:
-    if ids is None:
-        return await _fetch(conn, stmt)
-    out: list[Any] = []
-    for part in _chunks(ids):
-        out.extend(await _fetch(conn, stmt.where(column.in_(part))))
-    return out
+@dataclass(frozen=True)
+class _Query:
+    """One aggregate, prepared twice: over the whole base, and for a list of client ids."""
+
+    names: list[str]  # result columns after the client id
+    everyone: Select[Any]
+    some: Select[Any]  # with an expanding IN (:ids)
+
+    @classmethod
+    def of(cls, stmt: Select[Any], column: Any, names: list[str]) -> _Query:
+        return cls(names, stmt, stmt.where(column.in_(bindparam("ids", expanding=True))))
+
+    async def rows(
+        self, conn: AsyncConnection, params: dict[str, Any], ids: Sequence[int] | None
+    ) -> list[Any]:
+        if ids is None:
+            return await _fetch(conn, self.everyone, params)
+        out: list[Any] = []
+        for part in _chunks(ids):
+            out.extend(await _fetch(conn, self.some, {**params, "ids": list(part)}))
+        return out
+
+
+@dataclass(frozen=True)
+class _Queries:
+    clients: _Query
+    referrals: _Query
+    sales: _Query
+    complaints: _Query
+    interactions: _Query
+
+
+@cache
+def _queries(money: bool) -> _Queries:
+    """The feature statements, built once: for one client (the card, /recommend) building them
+    cost more than running them."""
+    c = CLIENT.c
+    # Enum columns read as plain strings: validating 100k values each is measurable.
+    clients = select(
+        c.id,
+        epoch_days(c.created_at),
+        *(type_coerce(col, String) for col in (c.status, c.client_type, c.strategy)),
+        *(type_coerce(col, String) for col in (c.strategy_override, c.risk_level)),
+    ).order_by(c.id)
+    referrals = (
+        select(c.referred_by_id, func.count())
+        .where(c.referred_by_id.is_not(None))
+        .group_by(c.referred_by_id)
+    )
+    sales = _sales_columns(money=money)
+    complaints = _complaint_columns()
+    interactions = _interaction_columns()
+
+    def names(columns: list[Any]) -> list[str]:
+        return [column.name for column in columns[1:]]
+
+    return _Queries(
+        clients=_Query.of(clients, c.id, []),
+        referrals=_Query.of(referrals, c.referred_by_id, ["referrals"]),
+        sales=_Query.of(select(*sales).group_by(SALE.c.client_id), SALE.c.client_id, names(sales)),
+        complaints=_Query.of(
+            select(*complaints).group_by(COMPLAINT.c.client_id),
+            COMPLAINT.c.client_id,
+            names(complaints),
+        ),
+        interactions=_Query.of(
+            select(*interactions).group_by(INTERACTION.c.client_id),
+            INTERACTION.c.client_id,
+            names(interactions),
+        ),
+    )
 
 
 async def load_features(
@@ -236,15 +317,9 @@ async def load_features(
     """
     gaps = classification if gaps is None else gaps
     ids = sorted(set(client_ids)) if client_ids is not None else None
-    c = CLIENT.c
-    # Enum columns read as plain strings: validating 100k values each is measurable.
-    client_stmt = select(
-        c.id,
-        epoch_days(c.created_at),
-        *(type_coerce(col, String) for col in (c.status, c.client_type, c.strategy)),
-        *(type_coerce(col, String) for col in (c.strategy_override, c.risk_level)),
-    ).order_by(c.id)
-    client_rows = await _rows(conn, client_stmt, c.id, ids)
+    queries = _queries(classification)
+    params = _params(today, now, write_off_days)
+    client_rows = await queries.clients.rows(conn, params, ids)
     table = FeatureTable.build(today, now, [r[0] for r in client_rows])
     if not client_rows:
         return table
@@ -256,18 +331,8 @@ async def load_features(
     table.override = _objects(override)
     table.stored_level = _objects(level)
     fill = _Filler(table)
-
-    referrals = (
-        select(c.referred_by_id, func.count())
-        .where(c.referred_by_id.is_not(None))
-        .group_by(c.referred_by_id)
-    )
-    fill.fill(["referrals"], await _rows(conn, referrals, c.referred_by_id, ids))
-
-    columns = _sales_columns(today, money=classification, write_off_days=write_off_days)
-    sales = select(*columns).group_by(SALE.c.client_id)
-    fill.fill([col.name for col in columns[1:]], await _rows(conn, sales, SALE.c.client_id, ids))
-
+    for query in (queries.referrals, queries.sales):
+        fill.fill(query.names, await query.rows(conn, params, ids))
     if gaps:
         ordered = _gaps_query()
         if ids is None:
@@ -275,19 +340,8 @@ async def load_features(
         else:
             for part in _chunks(ids):
                 await _gap_rows(conn, fill, ordered.where(SALE.c.client_id.in_(part)).subquery())
-
-    complaint_cols = _complaint_columns(now)
-    complaints = select(*complaint_cols).group_by(COMPLAINT.c.client_id)
-    fill.fill(
-        [col.name for col in complaint_cols[1:]],
-        await _rows(conn, complaints, COMPLAINT.c.client_id, ids),
-    )
-    interaction_cols = _interaction_columns(today)
-    interactions = select(*interaction_cols).group_by(INTERACTION.c.client_id)
-    fill.fill(
-        [col.name for col in interaction_cols[1:]],
-        await _rows(conn, interactions, INTERACTION.c.client_id, ids),
-    )
+    for query in (queries.complaints, queries.interactions):
+        fill.fill(query.names, await query.rows(conn, params, ids))
     return table
 
 

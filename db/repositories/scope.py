@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import ColumnElement, bindparam, select, true
 from sqlmodel import col
 
 from bot.domain import Role
@@ -47,6 +47,17 @@ class Scope:
             return col(Client.owner_id).in_(team_members)
         return col(Client.owner_id) == self.staff_id
 
+    @property
+    def shape(self) -> Literal["all", "team", "own"]:
+        """Which kind of WHERE clause this scope needs; one prepared statement per shape."""
+        if self.sees_everything:
+            return "all"
+        return "team" if self.role == Role.SUPERVISOR else "own"
+
+    def params(self) -> dict[str, Any]:
+        """Values for the bind parameters of `clients_bound(shape)`."""
+        return {"scope_staff": self.staff_id, "scope_team": self.team}
+
     def staff(self) -> ColumnElement[bool]:
         """A WHERE clause on Staff limiting rows to the people this scope covers."""
         if self.sees_everything:
@@ -54,3 +65,14 @@ class Scope:
         if self.role == Role.SUPERVISOR:
             return col(Staff.team) == self.team
         return col(Staff.id) == self.staff_id
+
+
+def clients_bound(shape: str) -> ColumnElement[bool]:
+    """`Scope.clients()` with the staff id and team as bind parameters, for statements that are
+    built once and executed many times with `Scope.params()`."""
+    if shape == "all":
+        return true()
+    if shape == "team":
+        team_members = select(Staff.id).where(Staff.team == bindparam("scope_team"))
+        return col(Client.owner_id).in_(team_members)
+    return col(Client.owner_id) == bindparam("scope_staff")

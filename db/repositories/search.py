@@ -5,17 +5,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import ColumnElement, Select, delete, func, insert, select
+from sqlalchemy import ColumnElement, Select, bindparam, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.search_terms import COMPANY, FUZZY_FIELDS, NAME, Query, client_terms
 from db.models import Client, ClientSearch
-from db.repositories.scope import Scope
+from db.repositories.scope import Scope, clients_bound
 
 CHUNK = 900  # below SQLite's and asyncpg's bind-parameter limits with room to spare
 INSERT_BATCH = 20_000
@@ -100,17 +101,41 @@ def fuzzy_terms(word: str, vocab: list[str], *, cutoff: float, limit: int = 8) -
     return {term: score / 100 for term, score, _ in found}
 
 
-def _scoped(stmt: Select[Any], scope: Scope) -> Select[Any]:
-    if scope.sees_everything:
+def _scoped(stmt: Select[Any], shape: str) -> Select[Any]:
+    if shape == "all":
         return stmt  # no join at all: the cheapest plan for admins over the whole base
-    return stmt.join(Client, col(Client.id) == col(ClientSearch.client_id)).where(scope.clients())
+    join = col(Client.id) == col(ClientSearch.client_id)
+    return stmt.join(Client, join).where(clients_bound(shape))
+
+
+def _matching(kind: str) -> ColumnElement[bool]:
+    term = col(ClientSearch.term)
+    if kind == "prefix":
+        return (term >= bindparam("lo")) & (term < bindparam("hi"))
+    return term.in_(bindparam("terms", expanding=True))
+
+
+@cache
+def _statement(purpose: str, kind: str, shape: str) -> Select[Any]:
+    """Search statements, built once per shape: a lookup runs several, and building them cost
+    more than running them on the index."""
+    if purpose == "count":  # how many index rows match, counted up to the cap
+        inner = _scoped(select(ClientSearch.id).where(_matching(kind)), shape)
+        return select(func.count()).select_from(inner.limit(ROW_CAP).subquery())
+    base = select(ClientSearch.client_id, ClientSearch.term, ClientSearch.field)
+    base = base.where(_matching(kind))
+    if purpose == "rows":
+        return _scoped(base, shape).limit(ROW_CAP)
+    # "among": only the clients an earlier (rarer) word found, already known to be in scope
+    return base.where(col(ClientSearch.client_id).in_(bindparam("among", expanding=True)))
 
 
 @dataclass(frozen=True)
 class _Word:
     """One query word as a condition on terms, with the score each matching term earns."""
 
-    where: ColumnElement[bool]
+    kind: str  # "prefix" or "terms"
+    params: dict[str, Any]
     word: str | None = None  # prefix match: the exact term scores higher
     weights: dict[str, float] | None = None  # typo candidates or exact ids: per-term scores
 
@@ -123,31 +148,31 @@ class _Word:
 
 
 def _prefix(word: str) -> _Word:
-    term = col(ClientSearch.term)
-    return _Word(where=(term >= word) & (term < word + "\uffff"), word=word)
+    return _Word("prefix", {"lo": word, "hi": word + "\uffff"}, word=word)
 
 
 def _terms(weights: dict[str, float]) -> _Word:
-    return _Word(where=col(ClientSearch.term).in_(list(weights)), weights=weights)
+    return _Word("terms", {"terms": list(weights)}, weights=weights)
 
 
 async def _count(conn: AsyncConnection, scope: Scope, word: _Word) -> int:
-    """How many index rows match, counted up to the cap (an index range scan)."""
-    inner = _scoped(select(ClientSearch.id).where(word.where), scope).limit(ROW_CAP).subquery()
-    return int((await conn.execute(select(func.count()).select_from(inner))).scalar() or 0)
+    stmt = _statement("count", word.kind, scope.shape)
+    result = await conn.execute(stmt, {**word.params, **scope.params()})
+    return int(result.scalar() or 0)
 
 
 async def _rows(
     conn: AsyncConnection, scope: Scope, word: _Word, among: Sequence[int] | None
 ) -> list[tuple[int, str, str]]:
-    base = select(ClientSearch.client_id, ClientSearch.term, ClientSearch.field).where(word.where)
     if among is None:
-        stmt = _scoped(base, scope).limit(ROW_CAP)
-        return [tuple(r) for r in await conn.execute(stmt)]  # type: ignore[misc]
+        stmt = _statement("rows", word.kind, scope.shape)
+        result = await conn.execute(stmt, {**word.params, **scope.params()})
+        return [tuple(r) for r in result]  # type: ignore[misc]
     out: list[tuple[int, str, str]] = []
+    stmt = _statement("among", word.kind, "all")
     for chunk in _chunks(among):
-        stmt = base.where(col(ClientSearch.client_id).in_(chunk))
-        out.extend(tuple(r) for r in await conn.execute(stmt))  # type: ignore[misc]
+        result = await conn.execute(stmt, {**word.params, "among": list(chunk)})
+        out.extend(tuple(r) for r in result)  # type: ignore[misc]
     return out
 
 
@@ -214,12 +239,16 @@ async def find(session: AsyncSession, *, query: Query, scope: Scope, limit: int 
     return hits[:limit]
 
 
+_NAMES = select(Client.id, Client.name, Client.company).where(
+    col(Client.id).in_(bindparam("ids", expanding=True))
+)
+
+
 async def _names(session: AsyncSession, ids: list[int]) -> dict[int, tuple[str, str | None]]:
     conn = await session.connection()
     out: dict[int, tuple[str, str | None]] = {}
     for chunk in _chunks(ids):
-        stmt = select(Client.id, Client.name, Client.company).where(col(Client.id).in_(chunk))
-        for cid, name, company in await conn.execute(stmt):
+        for cid, name, company in await conn.execute(_NAMES, {"ids": list(chunk)}):
             out[cid] = (name, company)
     return out
 
