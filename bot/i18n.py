@@ -11,7 +11,13 @@ from typing import Any
 
 from babel import Locale
 from babel.dates import format_date, format_datetime, format_timedelta
-from babel.numbers import format_compact_decimal, format_decimal, format_percent
+from babel.numbers import (
+    format_compact_decimal,
+    format_decimal,
+    format_percent,
+    get_group_symbol,
+    get_minus_sign_symbol,
+)
 from markupsafe import Markup, escape
 
 import templates
@@ -77,7 +83,7 @@ def translate(lang: str, key: str, /, n: int | None = None, **params: Any) -> Ma
     if entry is None:
         entry = catalog("en").get(key, key)
     if isinstance(entry, dict):
-        form = Locale.parse(lang).plural_form(abs(n or 0))
+        form = _plural_form(lang)(abs(n or 0))
         entry = entry.get(form) or entry.get("other") or next(iter(entry.values()))
     if n is not None:
         params.setdefault("n", format_number(n, lang))
@@ -100,7 +106,27 @@ class Translator:
         return Markup(self(key, n, **params)).unescape()
 
 
+@lru_cache(maxsize=8)
+def _grouping(lang: str) -> tuple[str, str]:
+    return get_group_symbol(lang), get_minus_sign_symbol(lang)
+
+
+@lru_cache(maxsize=8)
+def _plural_form(lang: str) -> Any:
+    return Locale.parse(lang).plural_form
+
+
+def _whole(value: int, lang: str) -> str:
+    # Babel's general formatter costs tens of microseconds a call and a card formats dozens
+    # of counts and sums; whole numbers only need the locale's group and minus signs.
+    group, minus = _grouping(lang)
+    digits = f"{abs(value):,}".replace(",", group)
+    return minus + digits if value < 0 else digits
+
+
 def format_number(value: int | float | Decimal, lang: str) -> str:
+    if isinstance(value, int):
+        return _whole(value, lang)
     return format_decimal(value, locale=lang)
 
 
@@ -108,8 +134,8 @@ def format_money(value: Decimal | int | None, lang: str, *, symbol: str = "₽")
     """Whole roubles with locale grouping: '1 234 000 ₽'; kopecks do not matter on a phone."""
     if value is None:
         return "—"
-    whole = Decimal(value).quantize(Decimal(1))
-    return f"{format_decimal(whole, locale=lang)}\u00a0{symbol}"
+    whole = int(Decimal(value).quantize(Decimal(1)))
+    return f"{_whole(whole, lang)}\u00a0{symbol}"
 
 
 def format_compact_money(value: Decimal | int | None, lang: str, *, symbol: str = "₽") -> str:

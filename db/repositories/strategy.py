@@ -236,6 +236,14 @@ def add_feedback(
     return row
 
 
+# Built once: every card asks, and building costs more than the indexed lookup.
+_ANSWERED = (
+    select(FEEDBACK.c.action, FEEDBACK.c.answer, func.max(FEEDBACK.c.at))
+    .where(FEEDBACK.c.client_id == bindparam("client_id"), FEEDBACK.c.at > bindparam("since"))
+    .group_by(FEEDBACK.c.action, FEEDBACK.c.answer)
+)
+
+
 async def hidden_actions(
     session: AsyncSession, *, client_id: int, now: datetime, hide_days: dict[FeedbackAnswer, int]
 ) -> set[str]:
@@ -243,13 +251,9 @@ async def hidden_actions(
     longest = max(hide_days.values(), default=0)
     if longest <= 0:
         return set()
-    stmt = (
-        select(FEEDBACK.c.action, FEEDBACK.c.answer, func.max(FEEDBACK.c.at))
-        .where(FEEDBACK.c.client_id == client_id, FEEDBACK.c.at > now - timedelta(days=longest))
-        .group_by(FEEDBACK.c.action, FEEDBACK.c.answer)
-    )
+    params = {"client_id": client_id, "since": now - timedelta(days=longest)}
     hidden = set()
-    for action, answer, last in (await session.exec(stmt)).all():
+    for action, answer, last in (await session.exec(_ANSWERED, params=params)).all():  # type: ignore[call-overload]
         days = hide_days.get(FeedbackAnswer(answer), 0)
         if days > 0 and last > now - timedelta(days=days):
             hidden.add(action)

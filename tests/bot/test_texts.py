@@ -73,3 +73,21 @@ def test_labels_with_ampersands_read_right_in_both_forms() -> None:
     t = Translator("en")
     assert t("strategy.reward_invest") == "Reward &amp; invest"
     assert t.text("strategy.reward_invest") == "Reward & invest"
+
+
+def test_whole_numbers_and_money_read_as_babel_writes_them() -> None:
+    # Integers skip Babel's general formatter for speed; they must look exactly the same.
+    from decimal import Decimal
+
+    from babel.numbers import format_decimal
+
+    from bot.i18n import format_money, format_number
+
+    values = [0, 7, -7, 999, 1000, -1000, 1_234_567, -98_765_432_101, 10**15]
+    for lang in LANGUAGES:
+        for value in values:
+            assert format_number(value, lang) == format_decimal(value, locale=lang)
+            expected = format_decimal(value, locale=lang) + "\u00a0₽"
+            assert format_money(Decimal(value) + Decimal("0.4"), lang) == expected
+    assert format_number(1_234_567, "ru") == "1\u00a0234\u00a0567"
+    assert format_number(2.5, "en") == "2.5"
