@@ -60,12 +60,15 @@ class StaffDirectory:
         self.max_entries = max_entries
         self._entries: dict[int, tuple[float, StaffInfo | None]] = {}
 
-    async def lookup(self, session: AsyncSession, telegram_id: int) -> StaffInfo | None:
+    async def lookup(
+        self, session: Callable[[], AsyncSession], telegram_id: int
+    ) -> StaffInfo | None:
+        """`session` is asked for only on a miss: most updates then open no session at all."""
         now = monotonic()
         entry = self._entries.get(telegram_id)
         if entry is not None and now - entry[0] < self.ttl:
             return entry[1]
-        staff = await staff_repo.get_active(session, telegram_id=telegram_id)
+        staff = await staff_repo.get_active(session(), telegram_id=telegram_id)
         info = StaffInfo.of(staff) if staff is not None else None
         if len(self._entries) >= self.max_entries:
             self._entries.clear()  # strangers must not be able to grow this without bound

@@ -25,7 +25,7 @@ async def gate(update: Update, context: CRMContext) -> None:
     if user is None or (chat is not None and chat.type != ChatType.PRIVATE):
         raise ApplicationHandlerStop
     context._tg_language = user.language_code  # type: ignore[attr-defined]
-    staff = await context.services.staff.lookup(context.session, user.id)
+    staff = await context.services.staff.lookup(lambda: context.session, user.id)
     if staff is None:
         await refuse(update, context, user.id, user.language_code)
         raise ApplicationHandlerStop

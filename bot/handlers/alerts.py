@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from datetime import timedelta
 from time import monotonic
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -117,11 +118,11 @@ class BlockedCache:
         self.ids: set[int] = set()
         self._loaded_at = -math.inf
 
-    async def contains(self, session: AsyncSession, staff_id: int) -> bool:
+    async def contains(self, session: Callable[[], AsyncSession], staff_id: int) -> bool:
         if monotonic() - self._loaded_at > self.ttl:
             self._loaded_at = monotonic()
             try:
-                self.ids = await repo.blocked_ids(session)
+                self.ids = await repo.blocked_ids(session())
             except (OperationalError, DBAPIError):
                 # A convenience must not fail the user's request; the next refresh tries again.
                 log.warning("could not read who blocked the bot", exc_info=True)
@@ -156,7 +157,7 @@ async def watch_blocking(update: Update, context: CRMContext) -> None:
             await repo.mark_blocked(context.session, staff_id=me.id, now=context.services.now())
             cache.add(me.id)
             return
-    elif not await cache.contains(context.session, me.id):
+    elif not await cache.contains(lambda: context.session, me.id):
         return
     if await repo.clear_blocked(context.session, staff_id=me.id):
         log.info("staff %s is back; morning digests resume", me.id)

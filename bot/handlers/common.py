@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from functools import lru_cache
 
 from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import TelegramError
@@ -47,9 +48,15 @@ async def start(update: Update, context: CRMContext) -> None:
         await set_menu(context, update.effective_chat.id)
 
 
+@lru_cache(maxsize=64)
+def role_text(template: str, lang: str, role: Role) -> str:
+    """/start and /help depend only on the role and the language: rendered once each."""
+    return render(template, lang, commands=commands_for(role))
+
+
 async def help_command(update: Update, context: CRMContext) -> None:
     """List the commands of the user's role."""
-    await send(update, render("help", context.lang, commands=commands_for(context.me.role)))
+    await send(update, role_text("help", context.lang, context.me.role))
 
 
 async def lang(update: Update, context: CRMContext) -> None:
