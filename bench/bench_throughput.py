@@ -11,7 +11,9 @@ Workloads, each with its own fresh stand-in:
 - echo: the bare echo bot repeats what the staff type (the staff's real search texts);
 - /help: the whole bot — access gate, conversation routing, unit of work, catalogue, template —
   for an update that reads no client data;
-- search + card: the same texts as the echo bot, answered from a 100,000-client SQLite base.
+- search + card: the same texts as the echo bot, answered from a 100,000-client SQLite base;
+- card echo: a bare bot answering every text with one fixed card of the run above (same HTML
+  and buttons) — the cost of sending a card, with no finding or reading.
 
 Run: ``python -m bench.bench_throughput [--clients 100000] [--staff 50] [--messages 20]``.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing
 import os
 import time
@@ -29,7 +32,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from sqlmodel import col, select
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
 from bench.common import row, seeded_database
@@ -48,8 +51,8 @@ async def _echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await update.effective_message.reply_text(update.effective_message.text or "")
 
 
-def echo_bot(token: str, base_url: str) -> Application:  # type: ignore[type-arg]
-    app = (
+def _bare(token: str, base_url: str) -> Application:  # type: ignore[type-arg]
+    return (
         ApplicationBuilder()
         .token(token)
         .base_url(base_url)
@@ -57,8 +60,35 @@ def echo_bot(token: str, base_url: str) -> Application:  # type: ignore[type-arg
         .concurrent_updates(MAX_CONCURRENT_UPDATES)
         .build()
     )
+
+
+def echo_bot(token: str, base_url: str) -> Application:  # type: ignore[type-arg]
+    app = _bare(token, base_url)
     app.add_handler(MessageHandler(filters.TEXT, _echo))
     return app
+
+
+def card_echo_bot(sample: dict[str, Any]) -> AppFactory:
+    """A bare bot that answers every message with one real card (its HTML and buttons) and does
+    nothing else: what sending the card costs, without finding or reading anything."""
+    text = sample["text"]
+    markup = sample.get("reply_markup")
+    if isinstance(markup, str):
+        markup = json.loads(markup)
+    keyboard = InlineKeyboardMarkup.de_json(markup, None) if markup else None
+
+    async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message is not None
+        await update.effective_message.reply_html(
+            text, reply_markup=keyboard, disable_web_page_preview=True
+        )
+
+    def build(token: str, base_url: str) -> Application:  # type: ignore[type-arg]
+        app = _bare(token, base_url)
+        app.add_handler(MessageHandler(filters.TEXT, answer))
+        return app
+
+    return build
 
 
 def crm_bot(url: str) -> AppFactory:
@@ -93,7 +123,8 @@ async def _serve(pipe: Connection, scripts: dict[int, list[str]]) -> None:
         await asyncio.to_thread(pipe.recv)  # the bot is polling
         rate = await _drive(chats)
         missing = sum(1 for chat in chats for m in chat.messages if "не найден" in m.content)
-        pipe.send((rate, missing))
+        sent = [r.params for r in server.requests if r.method == "sendMessage"]
+        pipe.send((rate, missing, sent[-1] if sent else None))
         await asyncio.to_thread(pipe.recv)  # the bot has stopped polling: the server may go
 
 
@@ -109,6 +140,7 @@ class Figures:
     rate: float  # updates answered per second
     cpu_ms: float  # the bot process's CPU time per update (all its threads)
     missing: int  # answers that said "not found"
+    sample: dict[str, Any] | None = None  # the parameters of one sendMessage the bot made
 
     def __str__(self) -> str:
         return f"{self.rate:.0f} updates/s · bot CPU {self.cpu_ms:.2f} ms/update"
@@ -129,7 +161,7 @@ async def measure(factory: AppFactory, scripts: dict[int, list[str]]) -> Figures
             await app.start()
             cpu = time.process_time()
             pipe.send("go")
-            rate, missing = await asyncio.to_thread(pipe.recv)
+            rate, missing, sample = await asyncio.to_thread(pipe.recv)
             cpu = time.process_time() - cpu
             await app.updater.stop()
             await app.stop()
@@ -139,7 +171,7 @@ async def measure(factory: AppFactory, scripts: dict[int, list[str]]) -> Figures
         if process.is_alive():
             process.kill()
     updates = sum(len(texts) for texts in scripts.values())
-    return Figures(rate, cpu / updates * 1000, missing)
+    return Figures(rate, cpu / updates * 1000, missing, sample)
 
 
 async def _scripts(url: str, staff: int, messages: int) -> dict[int, list[str]]:
@@ -177,16 +209,19 @@ def _median(runs: list[Figures]) -> Figures:
 async def main(url: str, staff: int, messages: int, rounds: int) -> None:
     scripts = await _scripts(url, staff, messages)
     help_scripts = {uid: ["/help"] * len(texts) for uid, texts in scripts.items()}
+    first = await measure(crm_bot(url), scripts)  # also warms the base's pages, and gives a card
+    assert first.sample is not None
     workloads: dict[str, tuple[AppFactory, dict[int, list[str]]]] = {
         "echo": (echo_bot, scripts),
         "help": (crm_bot(url), help_scripts),
+        "card echo": (card_echo_bot(first.sample), scripts),
         "lookup": (crm_bot(url), scripts),
     }
     runs: dict[str, list[Figures]] = {name: [] for name in workloads}
     for _ in range(rounds):  # interleaved, so a slow spell of the machine hits every workload
         for name, (factory, texts) in workloads.items():
             runs[name].append(await measure(factory, texts))
-    echo, help_, lookup = (_median(runs[name]) for name in workloads)
+    echo, help_, card_echo, lookup = (_median(runs[name]) for name in workloads)
     print(f"Throughput over the loopback Bot API (its own process), {len(scripts)} staff at once")
     row("cpu_count", str(os.cpu_count()))
     row("messages per staff member · rounds (median shown)", f"{messages} · {rounds}")
@@ -195,6 +230,8 @@ async def main(url: str, staff: int, messages: int, rounds: int) -> None:
     row("  ratio to echo (target ≥ 80%)", f"{help_.rate / echo.rate:.0%}")
     row("whole bot, search + card (100k clients)", str(lookup))
     row("  ratio to echo", f"{lookup.rate / echo.rate:.0%}")
+    row("bare bot sending one fixed card, no lookup", str(card_echo))
+    row("  search + card against it", f"{lookup.rate / card_echo.rate:.0%}")
     row("answers that were 'not found' (should be 0)", str(lookup.missing))
 
 
