@@ -94,6 +94,8 @@ async def test_features_are_read_set_wise(database: Database) -> None:
         conn = await s.connection()
         table = await features_repo.load_features(conn, today=TODAY, now=NOW)
         alone = await features_repo.load_features(conn, today=TODAY, now=NOW, client_ids=[a.id])
+        # b has no sales, complaints or contacts: its one-client read meets only empty joins.
+        quiet = await features_repo.load_features(conn, today=TODAY, now=NOW, client_ids=[b.id])
     i = table.client_id.tolist().index(ids[0])
     today = day_number(TODAY)
     expected = {
@@ -138,6 +140,8 @@ async def test_features_are_read_set_wise(database: Database) -> None:
     assert table.purchase_days[j] == 0 and math.isnan(table.last_purchase[j])
     for name in expected:  # a subset reads exactly what the whole base reads
         assert getattr(alone, name)[0] == pytest.approx(getattr(table, name)[i]), name
+        assert getattr(quiet, name)[0] == pytest.approx(getattr(table, name)[j], nan_ok=True), name
+    assert quiet.client_id.tolist() == [ids[1]]
 
 
 async def _base(database: Database) -> dict[str, int]:
