@@ -29,6 +29,7 @@ def seeded_database(
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     url = f"sqlite+aiosqlite:///{path}"
     if path.exists():
+        upgrade(url)  # a cached base made before a newer migration
         return url, None
     upgrade(url)
 
