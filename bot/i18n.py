@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from babel import Locale
-from babel.dates import format_date, format_datetime, format_timedelta
+from babel.dates import format_date, format_datetime, format_interval, format_timedelta
 from babel.numbers import (
     format_compact_decimal,
     format_decimal,
@@ -157,6 +157,11 @@ def format_day(value: date | datetime | None, lang: str) -> str:
     if isinstance(value, datetime):
         value = value.date()
     return format_date(value, "d MMM yyyy", locale=lang)
+
+
+def format_period(first: date, last: date, lang: str) -> str:
+    """Two days as one span, the locale's way: '16–22 нояб. 2026 г.', 'Nov 16 – 22, 2026'."""
+    return format_interval(first, last, "yMMMd", locale=lang)
 
 
 def format_moment(value: datetime | None, lang: str, tz: Any = None) -> str:

@@ -6,13 +6,13 @@ pushed summary and the one asked for look, and click, the same.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import callbacks
 from bot.domain import Role
-from bot.i18n import Translator, format_day
+from bot.i18n import Translator, format_period
 from bot.render import render
 from bot.services.summary import TOP_MANAGERS, UNCLASSIFIED, Summary
 from db.repositories.summary import Narrow
@@ -43,8 +43,14 @@ def title(summary: Summary, t: Translator, *, role: Role, team: str | None) -> s
     return t.text("summary.title_segment", segment=label(t, narrow.kind, narrow.key))
 
 
+def _weekly_heading(t: Translator, monday: date, lang: str) -> str:
+    period = format_period(monday - timedelta(days=7), monday - timedelta(days=1), lang)
+    return t("summary.weekly_heading", period=period)
+
+
 def render_text(summary: Summary, lang: str, heading: str, *, week_of: date | None = None) -> str:
-    """The summary's message; `week_of` marks it as the weekly push for the week from that day."""
+    """The summary's message; `week_of` (a Monday) marks it as the weekly push sent that day,
+    headed with the week that just ended, which its "this week" figures describe."""
     t = Translator(lang)
     avg = summary.complaints.satisfaction_avg
     return render(
@@ -52,7 +58,7 @@ def render_text(summary: Summary, lang: str, heading: str, *, week_of: date | No
         lang,
         s=summary,
         title=heading,
-        weekly=t("summary.weekly_heading", day=format_day(week_of, lang)) if week_of else None,
+        weekly=_weekly_heading(t, week_of, lang) if week_of else None,
         type_label=lambda key: label(t, "type", key),
         strategy_label=lambda key: label(t, "strategy", key),
         satisfaction=f"{avg:.1f}".replace(".", "," if lang == "ru" else ".") if avg else "",

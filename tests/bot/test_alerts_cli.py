@@ -101,7 +101,7 @@ async def test_send_now_weekly_sends_the_weeks_summary_once_then_status(sqlite_u
         code, out, err = await crmbot(*week, url=sqlite_url, **env)
         assert code == 0 and out.startswith("Due 1: sent 0") and "already done 1" in out, out
         text, chart = server.messages(boss.telegram_id)
-        assert text.content.startswith("🗓 Итоги недели с 23 нояб. 2026")
+        assert text.content.startswith("🗓 Итоги недели: 16–22 нояб. 2026\u202fг.")
         assert chart.photo is not None
         assert server.messages(manager.telegram_id) == []  # managers get no weekly summary
     rows = await ledger(database)

@@ -111,7 +111,7 @@ async def test_supervisors_get_the_summary_and_chart_on_monday_at_their_alert_ti
     report = await push(bot, "2026-11-23 09:00")
     assert report.due == 2 and report[Outcome.SENT] == 2  # Света and Глеб: supervisors only
     text, chart = bot.server.messages(SVETA)
-    assert text.content.startswith("🗓 Итоги недели с 23 нояб. 2026")
+    assert text.content.startswith("🗓 Итоги недели: 16–22 нояб. 2026\u202fг.")
     assert "📊 Сводка: команда «Москва»" in text.content and "2 клиента" in text.content
     assert "Анна Петрова" in text.content and "Борис Орлов" not in text.content
     assert chart.photo is not None and chart.photo.data.startswith(b"\x89PNG\r\n\x1a\n")
@@ -304,7 +304,7 @@ async def test_in_english_for_english_speakers_at_their_own_time(
     assert (await push(bot, "2026-11-23 06:59", **only)).due == 0
     assert (await push(bot, "2026-11-23 07:00", **only))[Outcome.SENT] == 1
     text, chart = bot.server.messages(SVETA)
-    assert text.content.startswith("🗓 Weekly summary, week of 23 Nov 2026")
+    assert text.content.startswith("🗓 Weekly summary: Nov 16\u2009–\u200922, 2026")
     assert "📊 Summary: team “Москва”" in text.content
     assert chart.content == "Share of clients and revenue by type"
 
