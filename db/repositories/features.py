@@ -237,17 +237,19 @@ async def _fetch(
     return rows
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Query:
     """One aggregate, prepared twice: over the whole base, and for a list of client ids."""
 
     names: list[str]  # result columns after the client id
+    column: Any  # the client id it is grouped by
     everyone: Select[Any]
     some: Select[Any]  # with an expanding IN (:ids)
 
     @classmethod
     def of(cls, stmt: Select[Any], column: Any, names: list[str]) -> _Query:
-        return cls(names, stmt, stmt.where(column.in_(bindparam("ids", expanding=True))))
+        some = stmt.where(column.in_(bindparam("ids", expanding=True)))
+        return cls(names, column, stmt, some)
 
     async def rows(
         self, conn: AsyncConnection, params: dict[str, Any], ids: Sequence[int] | None
@@ -267,6 +269,9 @@ class _Queries:
     sales: _Query
     complaints: _Query
     interactions: _Query
+
+    def all(self) -> tuple[_Query, ...]:
+        return (self.clients, self.referrals, self.sales, self.complaints, self.interactions)
 
 
 @cache
@@ -332,10 +337,10 @@ async def load_features(
     params = _params(today, now, write_off_days)
     if ids is not None and len(ids) == 1:
         # One client (a card, /recommend, a change): one statement instead of five round trips.
-        single = await _one_client(conn, classification, params, ids[0])
+        single = await _one_client(conn, queries, params, ids[0])
 
         async def rows(query: _Query) -> list[Any]:
-            return single[query.names[0] if query.names else ""]
+            return single[query]
     else:
 
         async def rows(query: _Query) -> list[Any]:
@@ -368,42 +373,29 @@ async def load_features(
 
 
 @cache
-def _one_statement(money: bool) -> tuple[Select[Any], list[tuple[str, int]]]:
-    """The five aggregates of `_queries` for the client :cid side by side in one row, and how
-    many columns each contributes (keyed by its first feature name; "" for the client row)."""
-    queries = _queries(money)
-    parts = [
-        (queries.clients, CLIENT.c.id),
-        (queries.referrals, CLIENT.c.referred_by_id),
-        (queries.sales, SALE.c.client_id),
-        (queries.complaints, COMPLAINT.c.client_id),
-        (queries.interactions, INTERACTION.c.client_id),
-    ]
+def _one_statement(queries: _Queries) -> Select[Any]:
+    """The aggregates of `queries` for the client :cid side by side in one row."""
     subqueries = [
-        query.everyone.where(column == bindparam("cid")).subquery() for query, column in parts
+        query.everyone.where(query.column == bindparam("cid")).subquery() for query in queries.all()
     ]
     stmt = select(*(c for sub in subqueries for c in sub.c)).select_from(subqueries[0])
     for sub in subqueries[1:]:
         stmt = stmt.outerjoin(sub, true())
-    layout = [
-        (query.names[0] if query.names else "", len(sub.c))
-        for (query, _), sub in zip(parts, subqueries, strict=True)
-    ]
-    return stmt, layout
+    return stmt
 
 
 async def _one_client(
-    conn: AsyncConnection, money: bool, params: dict[str, Any], client_id: int
-) -> dict[str, list[Any]]:
+    conn: AsyncConnection, queries: _Queries, params: dict[str, Any], client_id: int
+) -> dict[_Query, list[Any]]:
     """Rows per aggregate, as `_Query.rows` would return them, read in one statement."""
-    stmt, layout = _one_statement(money)
-    found = await _fetch(conn, stmt, {**params, "cid": client_id})
-    out: dict[str, list[Any]] = {}
+    found = await _fetch(conn, _one_statement(queries), {**params, "cid": client_id})
+    out: dict[_Query, list[Any]] = {}
     start = 0
-    for key, width in layout:
+    for query in queries.all():
+        width = len(query.everyone.selected_columns)
         part = tuple(found[0][start : start + width]) if found else ()
         # An aggregate with no rows for the client comes back as NULLs from the outer join.
-        out[key] = [part] if part and part[0] is not None else []
+        out[query] = [part] if part and part[0] is not None else []
         start += width
     return out
 

@@ -40,12 +40,7 @@ class Scope:
 
     def clients(self) -> ColumnElement[bool]:
         """A WHERE clause on Client limiting rows to this scope."""
-        if self.sees_everything:
-            return true()
-        if self.role == Role.SUPERVISOR:
-            team_members = select(Staff.id).where(Staff.team == self.team)
-            return col(Client.owner_id).in_(team_members)
-        return col(Client.owner_id) == self.staff_id
+        return _clients(self.shape, self.staff_id, self.team)
 
     @property
     def shape(self) -> Literal["all", "team", "own"]:
@@ -67,12 +62,16 @@ class Scope:
         return col(Staff.id) == self.staff_id
 
 
-def clients_bound(shape: str) -> ColumnElement[bool]:
-    """`Scope.clients()` with the staff id and team as bind parameters, for statements that are
-    built once and executed many times with `Scope.params()`."""
+def _clients(shape: str, staff_id: Any, team: Any) -> ColumnElement[bool]:
     if shape == "all":
         return true()
     if shape == "team":
-        team_members = select(Staff.id).where(Staff.team == bindparam("scope_team"))
+        team_members = select(Staff.id).where(Staff.team == team)
         return col(Client.owner_id).in_(team_members)
-    return col(Client.owner_id) == bindparam("scope_staff")
+    return col(Client.owner_id) == staff_id
+
+
+def clients_bound(shape: str) -> ColumnElement[bool]:
+    """The scope's WHERE clause on Client with the staff id and team as bind parameters, for
+    statements built once and run many times with `Scope.params()`."""
+    return _clients(shape, bindparam("scope_staff"), bindparam("scope_team"))
