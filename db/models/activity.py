@@ -90,7 +90,10 @@ class SaleBase(SQLModel):
 
 
 class Sale(SaleBase, table=True):
-    __table_args__ = (Index("ix_sale_client_date", "client_id", "date"),)
+    # Covering: per-client sums of amount and margin over dates read the index alone.
+    __table_args__ = (
+        Index("ix_sale_client_date_amounts", "client_id", "date", "amount", "margin"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     import_key: str | None = Field(default=None, max_length=64, unique=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
@@ -29,3 +32,18 @@ async def test_models_and_migrations_agree(database: Database) -> None:
     async with database.engine.connect() as conn:
         differences = await conn.run_sync(_diff)
     assert differences == []
+
+
+def test_every_migration_goes_down_and_up_again(tmp_path: Path) -> None:
+    # Each downgrade must undo its upgrade exactly, or the next upgrade would fail here.
+    from alembic import command
+
+    from db.migrate import alembic_config, upgrade
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'round-trip.db'}"
+    upgrade(url)
+    command.downgrade(alembic_config(url), "base")
+    upgrade(url)
+    with sqlite3.connect(tmp_path / "round-trip.db") as conn:
+        indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert "ix_sale_client_date_amounts" in indexes and "ix_sale_client_date" not in indexes
