@@ -3,17 +3,18 @@
 The loopback Bot API and the 50 typists run in a process of their own, as Telegram's servers and
 the staff's phones are elsewhere; the bot under test runs in this one and talks to it over HTTP
 on 127.0.0.1. Every staff member types like a person: sends a message, waits for the answer,
-sends the next. Both bots use the same polling and the same update concurrency, without a rate
-limiter (with one both would be capped at Telegram's 30 messages/s and the comparison would
-measure the limiter).
+sends the next. All bots use the same polling and update concurrency, and no rate limiter (with
+one, all would be capped at Telegram's 30 messages/s and the comparison would measure the
+limiter).
 
 Workloads, each with its own fresh stand-in:
-- echo: the bare echo bot repeats what the staff type (the staff's real search texts);
+- echo: a bare echo bot repeats what the staff type (their real search texts), with PTB's
+  defaults, and again with our Bot API connection pool (8 connections instead of 256);
 - /help: the whole bot — access gate, conversation routing, unit of work, catalogue, template —
   for an update that reads no client data;
 - search + card: the same texts as the echo bot, answered from a 100,000-client SQLite base;
-- card echo: a bare bot answering every text with one fixed card of the run above (same HTML
-  and buttons) — the cost of sending a card, with no finding or reading.
+- replays: a bare bot answering every text with one /help, or one card, the CRM bot sent (same
+  HTML and buttons) — what sending that answer costs, with no work behind it.
 
 Run: ``python -m bench.bench_throughput [--clients 100000] [--staff 50] [--messages 20]``.
 """
@@ -36,7 +37,13 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
 from bench.common import row, seeded_database
-from bot.app import MAX_CONCURRENT_UPDATES, build_application, file_base_url
+from bot.app import (
+    HTTP_CONNECTIONS,
+    HTTP_POOL_WAIT,
+    MAX_CONCURRENT_UPDATES,
+    build_application,
+    file_base_url,
+)
 from bot.config import load_settings
 from bot.domain import Role
 from bot.sandbox import ChatClient, FakeBotApi
@@ -51,26 +58,32 @@ async def _echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await update.effective_message.reply_text(update.effective_message.text or "")
 
 
-def _bare(token: str, base_url: str) -> Application:  # type: ignore[type-arg]
-    return (
+def _bare(token: str, base_url: str, *, tuned: bool) -> Application:  # type: ignore[type-arg]
+    """PTB's defaults and the bot's update concurrency; `tuned`: our Bot API connection pool too."""
+    builder = (
         ApplicationBuilder()
         .token(token)
         .base_url(base_url)
         .base_file_url(file_base_url(base_url))
         .concurrent_updates(MAX_CONCURRENT_UPDATES)
-        .build()
     )
+    if tuned:
+        builder = builder.connection_pool_size(HTTP_CONNECTIONS).pool_timeout(HTTP_POOL_WAIT)
+    return builder.build()
 
 
-def echo_bot(token: str, base_url: str) -> Application:  # type: ignore[type-arg]
-    app = _bare(token, base_url)
-    app.add_handler(MessageHandler(filters.TEXT, _echo))
-    return app
+def echo_bot(*, tuned: bool) -> AppFactory:
+    def build(token: str, base_url: str) -> Application:  # type: ignore[type-arg]
+        app = _bare(token, base_url, tuned=tuned)
+        app.add_handler(MessageHandler(filters.TEXT, _echo))
+        return app
+
+    return build
 
 
-def card_echo_bot(sample: dict[str, Any]) -> AppFactory:
-    """A bare bot that answers every message with one real card (its HTML and buttons) and does
-    nothing else: what sending the card costs, without finding or reading anything."""
+def fixed_answer_bot(sample: dict[str, Any]) -> AppFactory:
+    """A bare bot (with our connection pool) that answers every message with one message the
+    CRM bot sent — its HTML and buttons — and does nothing else: what sending it costs."""
     text = sample["text"]
     markup = sample.get("reply_markup")
     if isinstance(markup, str):
@@ -84,7 +97,7 @@ def card_echo_bot(sample: dict[str, Any]) -> AppFactory:
         )
 
     def build(token: str, base_url: str) -> Application:  # type: ignore[type-arg]
-        app = _bare(token, base_url)
+        app = _bare(token, base_url, tuned=True)
         app.add_handler(MessageHandler(filters.TEXT, answer))
         return app
 
@@ -209,29 +222,37 @@ def _median(runs: list[Figures]) -> Figures:
 async def main(url: str, staff: int, messages: int, rounds: int) -> None:
     scripts = await _scripts(url, staff, messages)
     help_scripts = {uid: ["/help"] * len(texts) for uid, texts in scripts.items()}
-    first = await measure(crm_bot(url), scripts)  # also warms the base's pages, and gives a card
-    assert first.sample is not None
+    # First runs warm the base's pages and give one real answer of each kind to replay.
+    help_sample = (await measure(crm_bot(url), help_scripts)).sample
+    card_sample = (await measure(crm_bot(url), scripts)).sample
+    assert help_sample is not None and card_sample is not None
     workloads: dict[str, tuple[AppFactory, dict[int, list[str]]]] = {
-        "echo": (echo_bot, scripts),
+        "echo": (echo_bot(tuned=False), scripts),
+        "tuned echo": (echo_bot(tuned=True), scripts),
         "help": (crm_bot(url), help_scripts),
-        "card echo": (card_echo_bot(first.sample), scripts),
+        "help replay": (fixed_answer_bot(help_sample), scripts),
         "lookup": (crm_bot(url), scripts),
+        "card replay": (fixed_answer_bot(card_sample), scripts),
     }
     runs: dict[str, list[Figures]] = {name: [] for name in workloads}
     for _ in range(rounds):  # interleaved, so a slow spell of the machine hits every workload
         for name, (factory, texts) in workloads.items():
             runs[name].append(await measure(factory, texts))
-    echo, help_, card_echo, lookup = (_median(runs[name]) for name in workloads)
+    echo, tuned, help_, help_replay, lookup, card_replay = (
+        _median(runs[name]) for name in workloads
+    )
     print(f"Throughput over the loopback Bot API (its own process), {len(scripts)} staff at once")
     row("cpu_count", str(os.cpu_count()))
     row("messages per staff member · rounds (median shown)", f"{messages} · {rounds}")
-    row("bare echo bot", str(echo))
+    row("bare echo bot (PTB defaults)", str(echo))
+    row("bare echo bot with our 8 Bot API connections", str(tuned))
     row("whole bot, /help (no client data)", str(help_))
-    row("  ratio to echo (target ≥ 80%)", f"{help_.rate / echo.rate:.0%}")
+    row("  ratio to the bare echo bot (target ≥ 80%)", f"{help_.rate / echo.rate:.0%}")
+    row("  ratio to the echo bot with our connections", f"{help_.rate / tuned.rate:.0%}")
+    row("  ratio to a bare bot sending the same /help", f"{help_.rate / help_replay.rate:.0%}")
     row("whole bot, search + card (100k clients)", str(lookup))
-    row("  ratio to echo", f"{lookup.rate / echo.rate:.0%}")
-    row("bare bot sending one fixed card, no lookup", str(card_echo))
-    row("  search + card against it", f"{lookup.rate / card_echo.rate:.0%}")
+    row("  ratio to the bare echo bot", f"{lookup.rate / echo.rate:.0%}")
+    row("  ratio to a bare bot sending the same card", f"{lookup.rate / card_replay.rate:.0%}")
     row("answers that were 'not found' (should be 0)", str(lookup.missing))
 
 
