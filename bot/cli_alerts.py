@@ -95,6 +95,10 @@ def send_now(when: DateOption = None, weekly: WeeklyOption = False) -> None:
         raise typer.Exit(1)
 
 
+def _counts_line(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {counts.get(name, 0)}" for name in STATUSES)
+
+
 @alerts_app.command("status")
 def status(when: DateOption = None) -> None:
     """How a day's digests and its week's summaries went: counts, then every row needing a look."""
@@ -136,12 +140,11 @@ def status(when: DateOption = None) -> None:
         return counts, table, blocked
 
     counts, table, blocked = _run(settings, _status)
-    digests = counts[DeliveryKind.DIGEST]
-    line = ", ".join(f"{name} {digests.get(name, 0)}" for name in STATUSES)
+    line = _counts_line(counts[DeliveryKind.DIGEST])
     console.print(f"Digests of {day:%Y-%m-%d}: {line}.", markup=False, highlight=False)
     summaries = counts[DeliveryKind.WEEKLY]
     if summaries or day == monday:
-        line = ", ".join(f"{name} {summaries.get(name, 0)}" for name in STATUSES)
+        line = _counts_line(summaries)
         console.print(
             f"Weekly summaries of the week of {monday:%Y-%m-%d}: {line}.",
             markup=False,

@@ -8,6 +8,7 @@ from sqlmodel import select
 from telegram import InputFile, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
+from bot import callbacks
 from bot.domain import ClientType, Role, Strategy
 from bot.menu import SUPERVISORS, MenuCommand
 from bot.messaging import send, show
@@ -122,7 +123,7 @@ async def on_summary_button(update: Update, context: CRMContext) -> None:
     """Drill down into a segment or person, or back to the whole summary."""
     query = update.callback_query
     assert query is not None
-    narrow = await _narrow_from(context, (query.data or "").split(":"))
+    narrow = await _narrow_from(context, callbacks.unpack(query.data))
     if _refused(context) or narrow is False:
         await query.answer(context.t.text("errors.stale"), show_alert=True)
         return
@@ -134,7 +135,7 @@ async def on_chart_button(update: Update, context: CRMContext) -> None:
     """Send the chart of the summary the button was on."""
     query = update.callback_query
     assert query is not None
-    narrow = await _narrow_from(context, (query.data or "").split(":"))
+    narrow = await _narrow_from(context, callbacks.unpack(query.data))
     if _refused(context) or narrow is False:
         await query.answer(context.t.text("errors.stale"), show_alert=True)
         return
